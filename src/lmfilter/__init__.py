@@ -1,0 +1,69 @@
+"""lmfilter: a compiler for the search-filter language of ML logged models (MLflow, Databricks).
+
+>>> import lmfilter
+>>> tree = lmfilter.parse("params.alpha < 0.3 AND metrics.accuracy > 0.9")
+>>> lmfilter.format(tree)
+'params.alpha < 0.3 AND metrics.accuracy > 0.9'
+>>> [d.code for d in lmfilter.check("params.alpha < 0.3", target="mlflow", native=True)]
+['LMF306']
+"""
+
+from lmfilter.ast import (
+    And,
+    Between,
+    Compare,
+    Entity,
+    Expr,
+    Field,
+    In,
+    IsNull,
+    Like,
+    Not,
+    Number,
+    Op,
+    Or,
+    StatusValue,
+    String,
+    ValueType,
+)
+from lmfilter.diagnostics import Diagnostic, Edit, FilterError, Fix, Position, Span, render
+from lmfilter.front import check, format, is_valid, parse  # noqa: A004 - format is the API's name
+from lmfilter.schema import TARGETS, Target, UnknownTargetError, get_target
+from lmfilter.status import ModelStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TARGETS",
+    "And",
+    "Between",
+    "Compare",
+    "Diagnostic",
+    "Edit",
+    "Entity",
+    "Expr",
+    "Field",
+    "FilterError",
+    "Fix",
+    "In",
+    "IsNull",
+    "Like",
+    "ModelStatus",
+    "Not",
+    "Number",
+    "Op",
+    "Or",
+    "Position",
+    "Span",
+    "StatusValue",
+    "String",
+    "Target",
+    "UnknownTargetError",
+    "ValueType",
+    "check",
+    "format",
+    "get_target",
+    "is_valid",
+    "parse",
+    "render",
+]

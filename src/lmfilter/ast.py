@@ -1,0 +1,242 @@
+"""The typed syntax tree of a filter.
+
+Nodes are frozen, slotted dataclasses. Each carries the :class:`~lmfilter.diagnostics.Span` of text it came
+from, left out of equality and hashing: two filters that mean the same written differently (spacing, letter
+case of keywords, ``creation_time`` for ``creation_timestamp``) are equal trees, so trees serve as cache keys.
+
+The parser (:mod:`lmfilter.syntax`) builds the *surface* tree, which may still hold the surface-only nodes
+:class:`Word`, :class:`DoubleQuoted` and :class:`Invalid`. The checker (:mod:`lmfilter.check`) turns it into
+the *checked* tree that every later stage gets: each field typed, each value a :class:`String`,
+:class:`Number` or :class:`StatusValue` of the field's type.
+
+>>> from lmfilter import parse
+>>> parse("params.alpha < 0.3 AND tags.team = 'x'") == parse("params.alpha<0.3 and tags.`team`='x'")
+True
+>>> parse("metrics.acc > 0.9")
+Compare(field=Field(entity=<Entity.METRIC: 'metrics'>, key='acc', type=<ValueType.NUMBER: 'number'>), \
+op=<Op.GT: '>'>, value=Number(text='0.9'))
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from lmfilter.diagnostics import Span
+from lmfilter.status import ModelStatus
+
+NO_SPAN = Span(0, 0)
+
+
+class Entity(enum.Enum):
+    """What a field names: a metric, param or tag key, or an attribute of the model."""
+
+    METRIC = "metrics"
+    PARAM = "params"
+    TAG = "tags"
+    ATTRIBUTE = "attributes"
+
+
+class ValueType(enum.Enum):
+    """The type of a field's values; ``UNKNOWN`` only on unchecked fields."""
+
+    NUMBER = "number"
+    STRING = "string"
+    STATUS = "status"
+    UNKNOWN = "unknown"
+
+
+class Op(enum.Enum):
+    """A binary comparison operator."""
+
+    EQ = "="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+
+ORDERING_OPS = frozenset({Op.LT, Op.LE, Op.GT, Op.GE})
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """Base of every node: the span it was written at (not part of its identity)."""
+
+    span: Span = field(default=NO_SPAN, compare=False, hash=False, repr=False, kw_only=True)
+
+
+# ---- values ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class String(Node):
+    """A string value (written in single quotes; ``''`` stands for one quote)."""
+
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Number(Node):
+    """A number. The parser keeps it as written (``params.lr = 0.01`` compares the text ``0.01`` on a
+    server); in a checked tree a number only stands where it is compared as a number, spelt canonically."""
+
+    text: str
+    value: float = field(init=False, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", float(self.text))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusValue(Node):
+    """A model status, named in the filter as ``READY``, ``'READY'`` or ``'LOGGED_MODEL_READY'``."""
+
+    status: ModelStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Word(Node):
+    """Surface only: an unquoted word in value position (a status name, or a string as MLflow reads it)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoubleQuoted(Node):
+    """Surface only: a double-quoted value (MLflow keeps the quotes, so it never matches)."""
+
+    text: str
+
+
+Value: TypeAlias = String | Number | StatusValue | Word | DoubleQuoted
+
+
+# ---- fields ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Field(Node):
+    """A field: ``metrics.<key>``, ``params.<key>``, ``tags.<key>`` or an attribute.
+
+    ``key`` is the metric, param or tag key, or the canonical attribute name. ``written`` keeps the field's
+    text as the user wrote it, for diagnostics about spelling (not part of equality).
+    """
+
+    entity: Entity
+    key: str
+    type: ValueType = ValueType.UNKNOWN
+    written: str = field(default="", compare=False, hash=False, repr=False)
+
+
+# ---- conditions -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Compare(Node):
+    """``field op value`` with ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``."""
+
+    field: Field
+    op: Op
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class Like(Node):
+    """``field [NOT] LIKE pattern`` (case-sensitive) or ``[NOT] ILIKE`` (ASCII case folded)."""
+
+    field: Field
+    pattern: Value
+    negated: bool = False
+    case_insensitive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class In(Node):
+    """``field [NOT] IN (v, ...)``."""
+
+    field: Field
+    values: tuple[Value, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IsNull(Node):
+    """``field IS [NOT] NULL``: a missing key or a null attribute."""
+
+    field: Field
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Between(Node):
+    """``field [NOT] BETWEEN low AND high`` (both ends included)."""
+
+    field: Field
+    low: Value
+    high: Value
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid(Node):
+    """Surface only: where the parser skipped text it could not read (a syntax error was reported)."""
+
+
+Comparison: TypeAlias = Compare | Like | In | IsNull | Between
+
+
+@dataclass(frozen=True, slots=True)
+class And(Node):
+    """All of ``items`` hold. ``And(())`` is the empty filter: every model matches."""
+
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or(Node):
+    """At least one of ``items`` holds."""
+
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Node):
+    """``item`` does not hold (unknown stays unknown)."""
+
+    item: Expr
+
+
+Expr: TypeAlias = And | Or | Not | Compare | Like | In | IsNull | Between | Invalid
+
+MATCH_ALL = And(())
+
+
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The sub-conditions of a boolean node; none for a comparison."""
+    match node:
+        case And(items) | Or(items):
+            return items
+        case Not(item):
+            return (item,)
+        case _:
+            return ()
+
+
+def walk(node: Expr) -> Iterator[Expr]:
+    """Every node of the tree, parents before children, without recursion."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(children(current)))
+
+
+def comparisons(node: Expr) -> Iterator[Comparison]:
+    """Every comparison in the tree, left to right."""
+    for sub in walk(node):
+        if isinstance(sub, Compare | Like | In | IsNull | Between):
+            yield sub
