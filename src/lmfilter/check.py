@@ -170,7 +170,13 @@ class _Checker:
                 return replace(node, field=fld)
             case ast.Between(_, low, high, negated):
                 self.support(Feature.BETWEEN, node.span, "BETWEEN")
-                lo, hi = (self.bound(fld, "BETWEEN", bound) for bound in (low, high))
+                if (
+                    fld.entity is Entity.PARAM
+                    and isinstance(low, ast.Number)
+                    and isinstance(high, ast.Number)
+                ):
+                    self.support(Feature.NUMERIC_PARAM, node.span, "BETWEEN on a param")
+                lo, hi = (self.bound(fld, "BETWEEN", bound, reported=True) for bound in (low, high))
                 if isinstance(lo, ast.Number) and isinstance(hi, ast.Number) and lo.value > hi.value:
                     matches = "every model that has the field" if negated else "nothing"
                     self.report(
@@ -306,13 +312,16 @@ class _Checker:
             return ast.String(value.text, span=value.span)
         return self.string_value(fld, value)
 
-    def bound(self, fld: ast.Field, op: str, value: ast.Value) -> ast.Value:
-        """A value an ordering operator or BETWEEN compares with: a number, also for params."""
+    def bound(self, fld: ast.Field, op: str, value: ast.Value, *, reported: bool = False) -> ast.Value:
+        """A value an ordering operator or BETWEEN compares with: a number, also for params.
+
+        ``reported``: the caller has already reported the numeric comparison on a param."""
         if fld.type is ValueType.STRING:
             if fld.entity is not Entity.PARAM or not isinstance(value, ast.Number):
                 self.wrong_operator(fld, op, fld.span.cover(value.span))
                 return value
-            self.support(Feature.NUMERIC_PARAM, fld.span.cover(value.span), f"{op} on a param")
+            if not reported:
+                self.support(Feature.NUMERIC_PARAM, fld.span.cover(value.span), f"{op} on a param")
             return self.number_value(value)
         if fld.type is ValueType.STATUS:
             self.wrong_operator(fld, op, fld.span.cover(value.span))
@@ -393,7 +402,8 @@ class _Checker:
                 try:
                     status = ModelStatus.from_name(text)
                 except KeyError:
-                    guess = did_you_mean(text, [s.name for s in ModelStatus], cutoff=0.5)
+                    spelt = did_you_mean(text, ModelStatus.names(), cutoff=0.5)
+                    guess = ModelStatus.from_name(spelt).name if spelt else None
                     fixes = (
                         (Fix(f"replace with '{guess}'", (Edit(value.span, f"'{guess}'"),)),) if guess else ()
                     )

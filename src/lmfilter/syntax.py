@@ -275,7 +275,9 @@ class _Driver:
             self.ip.feed_token(Token("AND", "AND", start_pos=at.start, end_pos=at.start))
             return i
         if tok.type == "$END":
-            self.diagnostics.append(self._unexpected(tok, expected))
+            # After an unterminated string or key, which runs to the end, the end is no news.
+            if not any(d.code == "LMF103" for d in self.diagnostics):
+                self.diagnostics.append(self._unexpected(tok, expected))
             self._finish()
             return i
         if expected <= _CONNECTIVES:

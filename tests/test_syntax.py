@@ -1,0 +1,224 @@
+"""The grammar and the tree builder: text in, checked tree out, one row a construct."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import lmfilter
+from lmfilter import ast
+from lmfilter.ast import Op
+from lmfilter.diagnostics import Span
+from lmfilter.syntax import MAX_DEPTH, MAX_LENGTH, parse_surface, parser
+from tests.build import and_, attr, eq, ge, gt, lt, metric, n, ne, not_, or_, param, s, status, tag
+
+PARSES = [
+    # comparisons, each operator
+    ("metrics.acc = 1", eq(metric("acc"), n("1"))),
+    ("metrics.acc != 1", ne(metric("acc"), n("1"))),
+    ("metrics.acc < 1", lt(metric("acc"), n("1"))),
+    ("metrics.acc <= 1", ast.Compare(metric("acc"), Op.LE, n("1"))),
+    ("metrics.acc > 1", gt(metric("acc"), n("1"))),
+    ("metrics.acc >= 1", ge(metric("acc"), n("1"))),
+    ("metrics.acc>=1", ge(metric("acc"), n("1"))),
+    ("name LIKE 'a%'", ast.Like(attr("name"), s("a%"))),
+    ("name NOT LIKE 'a%'", ast.Like(attr("name"), s("a%"), negated=True)),
+    ("name ILIKE 'a%'", ast.Like(attr("name"), s("a%"), case_insensitive=True)),
+    ("name not ilike 'a%'", ast.Like(attr("name"), s("a%"), negated=True, case_insensitive=True)),
+    ("tags.t IN ('a', 'b')", ast.In(tag("t"), (s("a"), s("b")))),
+    ("tags.t IN ('a',)", ast.In(tag("t"), (s("a"),))),
+    ("tags.t NOT IN ('a')", ast.In(tag("t"), (s("a"),), negated=True)),
+    ("tags.t IN ()", ast.In(tag("t"), ())),
+    ("model_type IS NULL", ast.IsNull(attr("model_type"))),
+    ("model_type is not null", ast.IsNull(attr("model_type"), negated=True)),
+    ("metrics.acc BETWEEN 0.1 AND 0.2", ast.Between(metric("acc"), n("0.1"), n("0.2"))),
+    ("metrics.acc NOT BETWEEN 1 AND 2", ast.Between(metric("acc"), n("1"), n("2"), negated=True)),
+    # precedence: NOT > AND > OR, and parentheses
+    (
+        "name = 'a' OR name = 'b' AND name = 'c'",
+        or_(eq(attr("name"), s("a")), and_(eq(attr("name"), s("b")), eq(attr("name"), s("c")))),
+    ),
+    (
+        "(name = 'a' OR name = 'b') AND name = 'c'",
+        and_(or_(eq(attr("name"), s("a")), eq(attr("name"), s("b"))), eq(attr("name"), s("c"))),
+    ),
+    ("NOT name = 'a' AND name = 'b'", and_(not_(eq(attr("name"), s("a"))), eq(attr("name"), s("b")))),
+    ("NOT (name = 'a' AND name = 'b')", not_(and_(eq(attr("name"), s("a")), eq(attr("name"), s("b"))))),
+    ("NOT NOT name = 'a'", not_(not_(eq(attr("name"), s("a"))))),
+    ("((name = 'a'))", eq(attr("name"), s("a"))),
+    (
+        "metrics.a BETWEEN 1 AND 2 AND metrics.b > 3",
+        and_(ast.Between(metric("a"), n("1"), n("2")), gt(metric("b"), n("3"))),
+    ),
+    # keywords in any letter case
+    ("name = 'a' and name = 'b'", and_(eq(attr("name"), s("a")), eq(attr("name"), s("b")))),
+    ("name = 'a' AnD name = 'b'", and_(eq(attr("name"), s("a")), eq(attr("name"), s("b")))),
+    # fields: prefixes, dotted keys, backticks, keyword-like keys, attributes with and without prefix
+    ("params.a.b = 'c'", eq(param("a.b"), s("c"))),
+    ("params.`my key` = 'c'", eq(param("my key"), s("c"))),
+    ("params.`a:b` = 'c'", eq(param("a:b"), s("c"))),
+    ("params.`123` = 'c'", eq(param("123"), s("c"))),
+    ("tags.in = 'x'", eq(tag("in"), s("x"))),
+    ("tags.and = 'x' AND tags.not = 'y'", and_(eq(tag("and"), s("x")), eq(tag("not"), s("y")))),
+    ("params.`and` = 'x'", eq(param("and"), s("x"))),
+    ("tags.a-b = 'x'", eq(tag("a-b"), s("x"))),
+    ("tags.a/b = 'x'", eq(tag("a/b"), s("x"))),
+    ("tags.é = 'x'", eq(tag("é"), s("x"))),
+    ("tags.1a = 'x'", eq(tag("1a"), s("x"))),
+    ("metrics.`acc` > 1", gt(metric("acc"), n("1"))),
+    ("attributes.name = 'a'", eq(attr("name"), s("a"))),
+    ("creation_time > 5", gt(attr("creation_timestamp"), n("5"))),
+    ("creation_timestamp_ms > 5", gt(attr("creation_timestamp"), n("5"))),
+    ("last_updated_timestamp > 5", gt(attr("last_updated_timestamp"), n("5"))),
+    # values: strings, doubled quotes, numbers of every shape (canonical in the checked tree)
+    ("name = 'it''s'", eq(attr("name"), s("it's"))),
+    ("name = ''", eq(attr("name"), s(""))),
+    ("name = 'é 模型 %_'", eq(attr("name"), s("é 模型 %_"))),
+    ("metrics.a > -1.5e3", gt(metric("a"), n("-1500"))),
+    ("metrics.a > .5", gt(metric("a"), n("0.5"))),
+    ("metrics.a > 5.", gt(metric("a"), n("5"))),
+    ("metrics.a > 1e-3", gt(metric("a"), n("0.001"))),
+    ("metrics.a > 1_000", gt(metric("a"), n("1000"))),
+    ("metrics.a > +2", gt(metric("a"), n("2"))),
+    ("metrics.a > 1.0", gt(metric("a"), n("1"))),
+    ("metrics.a > 1e300", gt(metric("a"), n("1e+300"))),
+    ("metrics.a > inf", gt(metric("a"), n("inf"))),
+    ("creation_timestamp > 1700000000000", gt(attr("creation_timestamp"), n("1700000000000"))),
+    # params: numbers compared as text with =, as numbers with ordering operators
+    ("params.lr = 0.01", eq(param("lr"), s("0.01"))),
+    ("params.lr IN (1, 2)", ast.In(param("lr"), (s("1"), s("2")))),
+    ("params.alpha < 0.3", lt(param("alpha"), n("0.3"))),
+    ("params.alpha BETWEEN 1 AND 2", ast.Between(param("alpha"), n("1"), n("2"))),
+    # unquoted words: strings as MLflow reads them, status names
+    ("tags.t = x", eq(tag("t"), s("x"))),
+    ("status = READY", eq(attr("status"), status("READY"))),
+    ("status = 'LOGGED_MODEL_READY'", eq(attr("status"), status("READY"))),
+    ("status != 'FAILED'", ne(attr("status"), status("FAILED"))),
+    ("status IN ('READY', PENDING)", ast.In(attr("status"), (status("READY"), status("PENDING")))),
+    # what MLflow tolerates: stray and missing AND (warnings, same tree)
+    ("name = 'a' AND", eq(attr("name"), s("a"))),
+    ("AND name = 'a'", eq(attr("name"), s("a"))),
+    ("name = 'a' AND AND name = 'b'", and_(eq(attr("name"), s("a")), eq(attr("name"), s("b")))),
+    ("name = 'a' name = 'b'", and_(eq(attr("name"), s("a")), eq(attr("name"), s("b")))),
+    # no condition
+    ("", ast.MATCH_ALL),
+    ("   ", ast.MATCH_ALL),
+    ("AND", ast.MATCH_ALL),
+]
+
+
+@pytest.mark.parametrize(("text", "tree"), PARSES, ids=[text or "<empty>" for text, _ in PARSES])
+def test_parses(text: str, tree: ast.Expr) -> None:
+    assert lmfilter.parse(text) == tree
+
+
+def test_spans_point_into_the_text() -> None:
+    text = "params.alpha < 0.3 AND (tags.`my key` = 'x' OR NOT model_type IS NULL)"
+    tree = lmfilter.parse(text)
+    assert isinstance(tree, ast.And)
+    first, group = tree.items
+    assert isinstance(first, ast.Compare)
+    assert first.span.text(text) == "params.alpha < 0.3"
+    assert first.field.span.text(text) == "params.alpha"
+    assert first.value.span.text(text) == "0.3"
+    assert group.span.text(text) == "(tags.`my key` = 'x' OR NOT model_type IS NULL)"
+    assert isinstance(group, ast.Or)
+    assert group.items[1].span.text(text) == "NOT model_type IS NULL"
+    assert tree.span == Span(0, len(text))
+
+
+def test_spans_are_not_part_of_equality() -> None:
+    one, two = lmfilter.parse("name = 'a'"), lmfilter.parse("   name='a'")
+    assert one == two
+    assert hash(one) == hash(two)
+    assert one.span != two.span
+    assert len({one, two}) == 1
+
+
+def test_parser_is_built_once() -> None:
+    assert parser() is parser()
+    assert parser().options.parser == "lalr"
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("name = ", ["LMF102"]),
+        ("(name = 'a'", ["LMF102"]),
+        ("name = 'a')", ["LMF101"]),
+        ("name = 'a' @", ["LMF104"]),
+        ("metrics.a > 1abc", ["LMF104"]),
+        ("name = 'abc", ["LMF103"]),
+        ('name = "abc', ["LMF103"]),
+        ("tags.`abc = 'x'", ["LMF103"]),
+        ("name == 'a'", ["LMF109"]),
+        ("name <> 'a'", ["LMF109"]),
+        ("name IN 'a'", ["LMF101"]),
+        ("name IN ('a' 'b')", ["LMF101"]),
+        ("name = 'a' OR OR name = 'b'", ["LMF101"]),
+        ("()", ["LMF101"]),
+        ("NOT", ["LMF102"]),
+        ("name = 'a' AND", ["LMF107"]),
+        ("name = 'a' name = 'b'", ["LMF108"]),
+        # recovery: each fault reported once, the rest still read
+        ("name = AND metrics.a > @ AND tags.t = 'x' OR (", ["LMF101", "LMF104", "LMF102"]),
+        ("a = 1 2 AND b = 3", ["LMF101"]),
+    ],
+)
+def test_syntax_diagnostics(text: str, codes: list[str]) -> None:
+    assert [d.code for d in parse_surface(text).diagnostics] == codes
+
+
+def test_expected_tokens_are_named() -> None:
+    (diag,) = parse_surface("name =").diagnostics
+    assert diag.message == "unexpected end of filter; expected a value ('text' or a number)"
+    (diag,) = parse_surface("metrics.acc 1").diagnostics
+    assert "expected an operator" in diag.message
+    assert diag.span == Span(12, 13)
+
+
+def test_unclosed_parenthesis_has_a_fix() -> None:
+    text = "(name = 'a' OR name = 'b'"
+    (diag,) = parse_surface(text).diagnostics
+    (fix,) = diag.fixes
+    assert lmfilter.parse(fix.apply(text)) == lmfilter.parse(text + ")")
+
+
+def test_deep_nesting_is_a_clear_error() -> None:
+    text = "(" * (MAX_DEPTH + 1) + "name = 'a'" + ")" * (MAX_DEPTH + 1)
+    with pytest.raises(lmfilter.FilterError) as caught:
+        lmfilter.parse(text)
+    assert [d.code for d in caught.value.diagnostics] == ["LMF105"]
+    not_chain = "NOT " * 5000 + "name = 'a'"
+    assert [d.code for d in lmfilter.check(not_chain)] == ["LMF105"]
+    fine = "(" * MAX_DEPTH + "name = 'a'" + ")" * MAX_DEPTH
+    assert lmfilter.parse(fine) == eq(attr("name"), s("a"))
+
+
+def test_very_long_input_is_a_clear_error_and_fast() -> None:
+    text = "name = 'a' AND " * (MAX_LENGTH // 10)
+    started = time.perf_counter()
+    diags = lmfilter.check(text)
+    assert [d.code for d in diags] == ["LMF106"]
+    assert diags[0].span == Span(MAX_LENGTH, len(text))
+    assert time.perf_counter() - started < 1.0  # a length check, not a parse
+
+
+def test_long_flat_filter_within_limits_parses() -> None:
+    text = " AND ".join(f"params.p{i} = 'v{i}'" for i in range(2000))
+    assert len(text) < MAX_LENGTH
+    tree = lmfilter.parse(text)
+    assert isinstance(tree, ast.And)
+    assert len(tree.items) == 2000
+
+
+def test_grammar_has_a_comment_on_each_rule() -> None:
+    from lmfilter.syntax import grammar_text
+
+    lines = grammar_text().splitlines()
+    rule_lines = [i for i, line in enumerate(lines) if (line and line[0].islower()) or line.startswith("?")]
+    assert rule_lines
+    for i in rule_lines:
+        above = lines[i - 1]
+        assert above.startswith("//"), f"rule without an EBNF comment: {lines[i]}"

@@ -1,0 +1,49 @@
+"""The wheel carries the grammar: installed into a fresh venv (not editable), it parses filters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_in_a_fresh_venv_parses(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = wheels.glob("lmfilter-*.whl")
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    # Run outside the repository so that nothing can be found there.
+    script = (
+        "import lmfilter, pathlib; "
+        "assert 'site-packages' in lmfilter.__file__, lmfilter.__file__; "
+        "print(lmfilter.format(\"params.alpha<0.3 and tags.in = 'x'\"))"
+    )
+    out = subprocess.run(
+        [str(python), "-c", script], check=True, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert out.stdout.strip() == "params.alpha < 0.3 AND tags.`in` = 'x'"
+    cli = subprocess.run(
+        [str(env_dir / "bin" / "lmfilter"), "check", "--native", "metric.acc > 1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert cli.returncode == 1
+    assert "LMF201" in cli.stdout
