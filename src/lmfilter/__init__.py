@@ -27,9 +27,20 @@ from lmfilter.ast import (
     ValueType,
 )
 from lmfilter.diagnostics import Diagnostic, Edit, FilterError, Fix, Position, Span, render
+from lmfilter.evaluate import Query, RecordError, compile_query, select
 from lmfilter.front import check, format, is_valid, parse  # noqa: A004 - format is the API's name
+from lmfilter.request import RequestError
 from lmfilter.schema import TARGETS, Target, UnknownTargetError, get_target
 from lmfilter.status import ModelStatus
+from lmfilter.wire import (
+    DatasetFilter,
+    KeyValue,
+    LoggedModel,
+    LoggedModelData,
+    LoggedModelInfo,
+    Metric,
+    OrderBy,
+)
 
 __version__ = "0.1.0"
 
@@ -38,6 +49,7 @@ __all__ = [
     "And",
     "Between",
     "Compare",
+    "DatasetFilter",
     "Diagnostic",
     "Edit",
     "Entity",
@@ -47,13 +59,22 @@ __all__ = [
     "Fix",
     "In",
     "IsNull",
+    "KeyValue",
     "Like",
+    "LoggedModel",
+    "LoggedModelData",
+    "LoggedModelInfo",
+    "Metric",
     "ModelStatus",
     "Not",
     "Number",
     "Op",
     "Or",
+    "OrderBy",
     "Position",
+    "Query",
+    "RecordError",
+    "RequestError",
     "Span",
     "StatusValue",
     "String",
@@ -61,9 +82,11 @@ __all__ = [
     "UnknownTargetError",
     "ValueType",
     "check",
+    "compile_query",
     "format",
     "get_target",
     "is_valid",
     "parse",
     "render",
+    "select",
 ]

@@ -145,6 +145,9 @@ class Target:
     READY, PENDING, FAILED and UNSPECIFIED), ``"numbers"`` (MLflow 3.17 compares the stored number, so a
     name matches nothing), or ``"none"`` (not known to filter on status: evaluated locally).
     ``metric_rule`` is SPEC §3's rule for a metric condition: the ``"latest"`` passing row, or ``"any"``.
+    ``metric_order`` is its rule for a metric's sort value: ``"latest"`` by (step, timestamp, value) among
+    rows passing ``datasets`` and the entry's own dataset, or ``"latest-by-time"`` (MLflow 3.17) by
+    timestamp, then step, then run id, among rows passing the entry's own dataset only.
     """
 
     name: str
@@ -154,6 +157,7 @@ class Target:
     attributes: frozenset[str]
     status_filter: StatusFilter
     metric_rule: Literal["latest", "any"]
+    metric_order: Literal["latest", "latest-by-time"]
     max_results: int | None
 
     @property
@@ -171,6 +175,7 @@ _MLFLOW_3_18 = Target(
     attributes=_ALL_ATTRIBUTES,
     status_filter="names",
     metric_rule="latest",
+    metric_order="latest",
     max_results=None,
 )
 
@@ -185,6 +190,7 @@ TARGETS: Mapping[str, Target] = {
         attributes=_ALL_ATTRIBUTES,
         status_filter="numbers",
         metric_rule="any",
+        metric_order="latest-by-time",
         max_results=None,
     ),
     "databricks": Target(
@@ -196,6 +202,7 @@ TARGETS: Mapping[str, Target] = {
         - {"source_run_id", "experiment_id", "status_message", "artifact_location"},
         status_filter="none",
         metric_rule="latest",
+        metric_order="latest",
         max_results=50,
     ),
     "local": Target(
@@ -206,6 +213,7 @@ TARGETS: Mapping[str, Target] = {
         attributes=_ALL_ATTRIBUTES,
         status_filter="names",
         metric_rule="latest",
+        metric_order="latest",
         max_results=None,
     ),
 }

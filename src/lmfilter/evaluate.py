@@ -1,0 +1,412 @@
+"""Local evaluation: a checked tree, ``datasets`` and ``order_by`` compiled into a predicate and a sort.
+
+:func:`select` answers as a logged-model search would (SPEC §3), for the semantics of the given target:
+
+- a missing param, tag or metric, or a null attribute, makes a comparison *unknown*; unknown is not a match,
+  and ``AND``/``OR``/``NOT`` follow Kleene's three-valued logic (``NOT unknown`` is unknown);
+- a metric comparison tests the model's latest passing row by (step, timestamp, value) on ``mlflow``
+  (3.18), or holds when *any* passing row satisfies it on ``mlflow-3.17``; a row passes when it matches an
+  entry of ``datasets`` (all rows pass without ``datasets``);
+- with ``datasets`` and no metric condition, a model needs at least one passing metric row;
+- LIKE is case-sensitive, ILIKE folds ASCII letters only; ``params.x < 0.3`` compares a param's text as a
+  number where it is one; values are compared as the MLflow SQL store keeps them (NaN as 0);
+- the order is ``order_by`` then ``creation_timestamp DESC, model_id ASC``, nulls last both ways.
+
+A query is compiled once: the tree becomes nested closures over a per-model *row*, a list holding just the
+values the filter and the order read (an attribute, a param, the latest passing value of one metric, ...),
+computed once per model. Models stream through: only the matches are kept.
+
+>>> models = [
+...     {"info": {"model_id": "m-1", "name": "a", "creation_timestamp_ms": 1},
+...      "data": {"params": [{"key": "alpha", "value": "0.1"}],
+...               "metrics": [{"key": "acc", "value": 0.95, "step": 1}]}},
+...     {"info": {"model_id": "m-2", "name": "b", "creation_timestamp_ms": 2},
+...      "data": {"params": [{"key": "alpha", "value": "0.5"}]}},
+... ]
+>>> [m.model_id for m in select(models, "params.alpha < 0.3 OR metrics.acc IS NULL")]
+['m-2', 'm-1']
+>>> [m.model_id for m in select(models, order_by=[{"field_name": "metrics.acc", "ascending": False}])]
+['m-1', 'm-2']
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lmfilter import ast
+from lmfilter.ast import Entity, Op, ValueType
+from lmfilter.front import parse
+from lmfilter.records import MetricRow, Record, RecordError
+from lmfilter.request import Datasets, OrderByArg, OrderKey, datasets_of, order_keys
+from lmfilter.schema import Target, get_target
+from lmfilter.wire import LoggedModel
+
+Verdict = bool | None
+Row = list[Any]
+Predicate = Callable[[Row], Verdict]
+
+__all__ = ["Query", "RecordError", "RowFilter", "compile_query", "select"]
+
+_NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*\Z")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_COMPARE: dict[Op, Callable[[Any, Any], bool]] = {
+    Op.EQ: operator.eq,
+    Op.NE: operator.ne,
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
+}
+
+
+# ---- which rows of a metric count -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RowFilter:
+    """Which metric rows count: those matching any of ``datasets`` (if given) and the entry's own dataset."""
+
+    datasets: tuple[tuple[str, str | None], ...] | None = None
+    name: str | None = None
+    digest: str | None = None
+
+    def passes(self, metric: MetricRow) -> bool:
+        if self.name is not None and metric.dataset_name != self.name:
+            return False
+        if self.digest is not None and metric.dataset_digest != self.digest:
+            return False
+        if self.datasets is None:
+            return True
+        return any(
+            metric.dataset_name == name and (digest is None or metric.dataset_digest == digest)
+            for name, digest in self.datasets
+        )
+
+
+# What a row holds, one value per slot:
+#   ("attr", name)              the attribute's value (status as ModelStatus), None when null
+#   ("param", key) / ("tag", key)   the text, None when missing
+#   ("param_number", key)       the param's text as a number, None when missing or not a number
+#   ("latest", key, rows)       the value of the latest row by (step, timestamp, value), None if no row
+#   ("values", key, rows)       every row's value (a tuple, empty if no row)
+#   ("by_time", key, rows)      the value of the latest row by timestamp, step, then lowest run id
+#   ("any_row", rows)           whether any row of any metric passes
+Slot = tuple[Any, ...]
+
+
+class _Layout:
+    """Assigns each distinct slot an index in the row."""
+
+    def __init__(self) -> None:
+        self.slots: dict[Slot, int] = {}
+
+    def index(self, slot: Slot) -> int:
+        return self.slots.setdefault(slot, len(self.slots))
+
+
+# ---- compiling the filter -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    layout: _Layout
+    target: Target
+    rows: RowFilter
+
+
+def _compile(node: ast.Expr, ctx: _Context) -> Predicate:
+    match node:
+        case ast.And(items):
+            return _all([_compile(item, ctx) for item in items])
+        case ast.Or(items):
+            return _any([_compile(item, ctx) for item in items])
+        case ast.Not(item):
+            inner = _compile(item, ctx)
+            return lambda row: None if (v := inner(row)) is None else not v
+        case ast.Compare(field, op, value):
+            return _test(field, ctx, _comparison(op, value), numeric=isinstance(value, ast.Number))
+        case ast.Like(field, pattern, negated, insensitive):
+            assert isinstance(pattern, ast.String)
+            return _test(field, ctx, _like(pattern.value, negated, insensitive))
+        case ast.In(field, values, negated):
+            members = frozenset(_literal(v) for v in values)
+            return _test(field, ctx, (lambda x: x not in members) if negated else members.__contains__)
+        case ast.Between(field, low, high, negated):
+            lo, hi = _literal(low), _literal(high)
+            if negated:
+                return _test(field, ctx, lambda x: not lo <= x <= hi, numeric=True)
+            return _test(field, ctx, lambda x: lo <= x <= hi, numeric=True)
+        case ast.IsNull(field, negated):
+            return _null_test(field, ctx, negated)
+    raise ValueError(f"cannot evaluate {type(node).__name__}: check the tree first (lmfilter.parse)")
+
+
+def _all(preds: Sequence[Predicate]) -> Predicate:
+    if len(preds) == 1:
+        return preds[0]
+
+    def all_of(row: Row) -> Verdict:
+        unknown = False
+        for pred in preds:
+            verdict = pred(row)
+            if verdict is False:
+                return False
+            if verdict is None:
+                unknown = True
+        return None if unknown else True
+
+    return all_of
+
+
+def _any(preds: Sequence[Predicate]) -> Predicate:
+    if len(preds) == 1:
+        return preds[0]
+
+    def any_of(row: Row) -> Verdict:
+        unknown = False
+        for pred in preds:
+            verdict = pred(row)
+            if verdict is True:
+                return True
+            if verdict is None:
+                unknown = True
+        return None if unknown else False
+
+    return any_of
+
+
+def _literal(value: ast.Value) -> Any:
+    match value:
+        case ast.String(text):
+            return text
+        case ast.Number():
+            return value.value
+        case ast.StatusValue(status):
+            return status
+    raise ValueError(f"cannot evaluate the unchecked value {value!r}: check the tree first (lmfilter.parse)")
+
+
+def _comparison(op: Op, value: ast.Value) -> Callable[[Any], bool]:
+    compare, literal = _COMPARE[op], _literal(value)
+    return lambda x: compare(x, literal)
+
+
+def _like(pattern: str, negated: bool, insensitive: bool) -> Callable[[Any], bool]:
+    if insensitive:
+        pattern = pattern.translate(_ASCII_LOWER)
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    match = re.compile(regex, re.DOTALL).fullmatch
+    if insensitive:
+        return lambda x: (match(x.translate(_ASCII_LOWER)) is None) is negated
+    return lambda x: (match(x) is None) is negated
+
+
+def _field_slot(field: ast.Field, ctx: _Context, *, numeric: bool) -> Slot:
+    match field.entity:
+        case Entity.ATTRIBUTE:
+            return ("attr", field.key)
+        case Entity.PARAM:
+            return ("param_number", field.key) if numeric else ("param", field.key)
+        case Entity.TAG:
+            return ("tag", field.key)
+    rule = "latest" if ctx.target.metric_rule == "latest" else "values"
+    return (rule, field.key, ctx.rows)
+
+
+def _test(
+    field: ast.Field, ctx: _Context, test: Callable[[Any], bool], *, numeric: bool = False
+) -> Predicate:
+    """A comparison on a field: unknown when the field has no value, else ``test`` of its value.
+
+    ``numeric``: the comparison is with a number (on a param, its text is then read as a number)."""
+    if field.type is ValueType.UNKNOWN:
+        raise ValueError(f"cannot evaluate the unchecked field {field.key!r}: check the tree first")
+    slot = _field_slot(field, ctx, numeric=numeric)
+    i = ctx.layout.index(slot)
+    if slot[0] == "values":  # MLflow 3.17: some passing row satisfies the comparison
+        return lambda row: any(map(test, values)) if (values := row[i]) else None
+    return lambda row: None if (value := row[i]) is None else test(value)
+
+
+def _null_test(field: ast.Field, ctx: _Context, negated: bool) -> Predicate:
+    i = ctx.layout.index(_field_slot(field, ctx, numeric=False))
+    if field.entity is Entity.METRIC and ctx.target.metric_rule == "any":
+        return lambda row: bool(row[i]) is negated
+    return lambda row: (row[i] is None) is not negated
+
+
+# ---- building rows --------------------------------------------------------------------------------
+
+
+def _sort_value(attr: str, record: Record) -> Any:
+    """An attribute as the server stores and sorts it (status by number, experiment ids as numbers)."""
+    value = record.attribute(attr)
+    if attr == "status":
+        return value.number
+    if attr == "experiment_id" and value is not None and value.isdigit():
+        return int(value)
+    return value
+
+
+def _as_number(text: str | None) -> float | None:
+    return float(text) if text is not None and _NUMERIC_TEXT.match(text) else None
+
+
+def _latest(rows: list[MetricRow]) -> float | None:
+    """The value of the greatest row by (step, timestamp, value)."""
+    best = max(rows, key=lambda m: (m.step, m.timestamp, m.value), default=None)
+    return None if best is None else best.value
+
+
+def _latest_by_time(rows: list[MetricRow]) -> float | None:
+    """The value of the row with the greatest timestamp, then step, then the smallest run id."""
+    best = min(rows, key=lambda m: (-m.timestamp, -m.step, m.run_id or ""), default=None)
+    return None if best is None else best.value
+
+
+class _RowBuilder:
+    """Computes a model's row: the value of every slot, reading each part of the record once."""
+
+    def __init__(self, slots: Mapping[Slot, int]) -> None:
+        self.slots = sorted(slots.items(), key=lambda item: item[1])
+        self.width = len(self.slots)
+        self.metric_keys = frozenset(slot[1] for slot, _ in self.slots if slot[0] in _METRIC_SLOTS)
+        self.reads_any_metric = any(slot[0] == "any_row" for slot, _ in self.slots)
+        self.reads_params = any(slot[0] in ("param", "param_number") for slot, _ in self.slots)
+        self.reads_tags = any(slot[0] == "tag" for slot, _ in self.slots)
+
+    def __call__(self, record: Record) -> Row:
+        params = record.params() if self.reads_params else {}
+        tags = record.tags() if self.reads_tags else {}
+        metrics: dict[str, list[MetricRow]] = {}
+        if self.reads_any_metric:
+            metrics = record.metric_rows(None)
+        elif self.metric_keys:
+            metrics = record.metric_rows(self.metric_keys)
+        row: Row = [None] * self.width
+        for slot, i in self.slots:
+            kind = slot[0]
+            if kind == "attr":
+                row[i] = record.attribute(slot[1])
+            elif kind == "sort_attr":
+                row[i] = _sort_value(slot[1], record)
+            elif kind == "param":
+                row[i] = params.get(slot[1])
+            elif kind == "param_number":
+                row[i] = _as_number(params.get(slot[1]))
+            elif kind == "tag":
+                row[i] = tags.get(slot[1])
+            elif kind == "any_row":
+                row[i] = any(slot[1].passes(m) for rows in metrics.values() for m in rows)
+            else:
+                passing = [m for m in metrics.get(slot[1], ()) if slot[2].passes(m)]
+                if kind == "latest":
+                    row[i] = _latest(passing)
+                elif kind == "by_time":
+                    row[i] = _latest_by_time(passing)
+                else:
+                    row[i] = tuple(m.value for m in passing)
+        return row
+
+
+_METRIC_SLOTS = frozenset({"latest", "values", "by_time"})
+
+
+# ---- the query ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    """A compiled filter and order for one target: ``matches`` a row, ``sort`` the matches."""
+
+    predicate: Predicate
+    order: tuple[tuple[int, bool], ...]  # (slot index, ascending) per sort key
+    build_row: _RowBuilder
+
+    def select(self, models: Iterable[LoggedModel | Mapping[str, Any]]) -> list[LoggedModel]:
+        """The matching models, in order. ``models`` streams: only the matches are kept."""
+        matches: list[tuple[Row, LoggedModel]] = []
+        predicate, build_row = self.predicate, self.build_row
+        for index, item in enumerate(models):
+            record = Record.of(item, index)
+            row = build_row(record)
+            if predicate(row) is True:
+                matches.append((row, record.model()))
+        return [model for _, model in self.sort(matches)]
+
+    def sort(self, matches: list[tuple[Row, LoggedModel]]) -> list[tuple[Row, LoggedModel]]:
+        # Stable sorts from the last key to the first; nulls go last in both directions.
+        for i, ascending in reversed(self.order):
+            if ascending:
+                matches.sort(key=lambda m: (m[0][i] is None, m[0][i] if m[0][i] is not None else 0))
+            else:
+                matches.sort(
+                    key=lambda m: (m[0][i] is not None, m[0][i] if m[0][i] is not None else 0), reverse=True
+                )
+        return matches
+
+
+def _has_metric_condition(tree: ast.Expr) -> bool:
+    return any(c.field.entity is Entity.METRIC for c in ast.comparisons(tree))
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_query(
+    tree: ast.Expr,
+    datasets: tuple[tuple[str, str | None], ...],
+    keys: tuple[OrderKey, ...],
+    target: Target,
+) -> Query:
+    layout = _Layout()
+    rows = RowFilter(datasets if datasets else None)
+    predicate = _compile(tree, _Context(layout, target, rows))
+    if datasets and not _has_metric_condition(tree):
+        # Without a metric condition, a model needs some metric row on one of the datasets.
+        i = layout.index(("any_row", rows))
+        predicate = _all([predicate, lambda row: row[i]])
+    order = tuple((layout.index(_order_slot(key, target, rows)), key.ascending) for key in keys)
+    return Query(predicate, order, _RowBuilder(layout.slots))
+
+
+def _order_slot(key: OrderKey, target: Target, rows: RowFilter) -> Slot:
+    if key.kind == "attribute":
+        return ("sort_attr", key.name)
+    if target.metric_order == "latest":
+        return ("latest", key.name, RowFilter(rows.datasets, key.dataset_name, key.dataset_digest))
+    return ("by_time", key.name, RowFilter(None, key.dataset_name, key.dataset_digest))
+
+
+def compile_query(
+    filter: str | ast.Expr | None = None,  # noqa: A002 - the API's word
+    *,
+    datasets: Datasets = None,
+    order_by: OrderByArg = None,
+    target: str | Target = "mlflow",
+) -> Query:
+    """Compile a filter, ``datasets`` and ``order_by`` for ``target`` (cached by their value)."""
+    tree = parse(filter) if isinstance(filter, str) else (filter if filter is not None else ast.MATCH_ALL)
+    entries = tuple((d.dataset_name, d.dataset_digest) for d in datasets_of(datasets))
+    return _compile_query(tree, entries, order_keys(order_by), get_target(target))
+
+
+def select(
+    models: Iterable[LoggedModel | Mapping[str, Any]],
+    filter: str | ast.Expr | None = None,  # noqa: A002 - the API's word
+    *,
+    datasets: Datasets = None,
+    order_by: OrderByArg = None,
+    target: str | Target = "mlflow",
+) -> list[LoggedModel]:
+    """The models a search with this filter, ``datasets`` and ``order_by`` would return, in its order.
+
+    ``models`` is any iterable of :class:`~lmfilter.wire.LoggedModel` or API-JSON dicts; ``target`` picks
+    the semantics (``mlflow`` for MLflow 3.18, ``mlflow-3.17``, ``databricks``, ``local``). Raises
+    :class:`~lmfilter.FilterError` for a bad filter, :class:`~lmfilter.request.RequestError` for a bad
+    ``datasets`` or ``order_by`` entry, and :class:`RecordError` for a malformed record.
+    """
+    return compile_query(filter, datasets=datasets, order_by=order_by, target=target).select(models)

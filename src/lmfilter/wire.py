@@ -1,0 +1,150 @@
+"""The API's record shapes (SPEC §1) as pydantic models: what servers send, and what lmfilter sends back.
+
+Models accept what servers actually send: omitted empty fields, int64 as JSON numbers or numeric strings,
+status as its wire name, short name or number, and unknown keys (``registrations``) ignored. They dump to
+the same JSON with :meth:`LoggedModel.to_json`.
+
+>>> m = LoggedModel.model_validate({"info": {"model_id": "m-1", "experiment_id": "0", "name": "a",
+...     "creation_timestamp_ms": "1700000000000", "status": "LOGGED_MODEL_READY", "registrations": []},
+...     "data": {"params": [{"key": "lr", "value": "0.01"}]}})
+>>> m.info.creation_timestamp_ms, m.info.status, m.data.param("lr")
+(1700000000000, <ModelStatus.READY: 'LOGGED_MODEL_READY'>, '0.01')
+>>> m.to_json()["info"]["status"]
+'LOGGED_MODEL_READY'
+
+This module uses no other stage of lmfilter (only the status enum, shared with the language).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from lmfilter.status import ModelStatus
+
+_BY_NUMBER = {status.number: status for status in ModelStatus}
+
+
+def parse_status(value: Any) -> ModelStatus:
+    """A status as servers send it: the wire name, the short name or the enum's number."""
+    if isinstance(value, ModelStatus):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"not a status: {value!r}")
+    if isinstance(value, int):
+        if value in _BY_NUMBER:
+            return _BY_NUMBER[value]
+        raise ValueError(f"unknown status number {value}")
+    if isinstance(value, str):
+        try:
+            return ModelStatus.from_name(value)
+        except KeyError:
+            names = ", ".join(s.wire_name for s in ModelStatus)
+            raise ValueError(f"unknown status {value!r} (one of {names})") from None
+    raise ValueError(f"not a status: {value!r}")
+
+
+Status = Annotated[
+    ModelStatus,
+    BeforeValidator(parse_status),
+    PlainSerializer(lambda status: status.wire_name, return_type=str),
+]
+
+
+NAMED_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def named_float(value: Any) -> Any:
+    """JSON has no NaN or infinities; Python's json module and some servers write them by name."""
+    if isinstance(value, str) and value in NAMED_FLOATS:
+        return NAMED_FLOATS[value]
+    return value
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class KeyValue(_Wire):
+    """A param or tag: ``{key, value}``."""
+
+    key: str
+    value: str = ""
+
+
+class Metric(_Wire):
+    """One logged value of a model metric, with its step, time, dataset and run."""
+
+    key: str
+    value: Annotated[float, BeforeValidator(named_float)] = 0.0
+    timestamp: int = 0
+    step: int = 0
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+    model_id: str | None = None
+    run_id: str | None = None
+
+
+class LoggedModelInfo(_Wire):
+    """A logged model's attributes and tags."""
+
+    model_id: str
+    experiment_id: str = ""
+    name: str = ""
+    creation_timestamp_ms: int | None = None
+    last_updated_timestamp_ms: int | None = None
+    artifact_uri: str | None = None
+    status: Status = ModelStatus.UNSPECIFIED
+    creator_id: int | None = None
+    model_type: str | None = None
+    source_run_id: str | None = None
+    status_message: str | None = None
+    tags: tuple[KeyValue, ...] = ()
+
+    def tag(self, key: str) -> str | None:
+        """The value of tag ``key``, or ``None``."""
+        return next((t.value for t in self.tags if t.key == key), None)
+
+
+class LoggedModelData(_Wire):
+    """A logged model's params and metrics."""
+
+    params: tuple[KeyValue, ...] = ()
+    metrics: tuple[Metric, ...] = ()
+
+    def param(self, key: str) -> str | None:
+        """The value of param ``key``, or ``None``."""
+        return next((p.value for p in self.params if p.key == key), None)
+
+
+class LoggedModel(_Wire):
+    """A logged model as the API sends it: ``{info, data}``."""
+
+    info: LoggedModelInfo
+    data: LoggedModelData = Field(default_factory=LoggedModelData)
+
+    @property
+    def model_id(self) -> str:
+        return self.info.model_id
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's JSON for this model (None fields left out, status by wire name)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class DatasetFilter(_Wire):
+    """An entry of a search's ``datasets``: metric rows of this dataset (and digest, if given) pass."""
+
+    dataset_name: str
+    dataset_digest: str | None = None
+
+
+class OrderBy(_Wire):
+    """An entry of a search's ``order_by``: an attribute or ``metrics.<key>``, with its dataset."""
+
+    field_name: str
+    ascending: bool = True
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
