@@ -14,8 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import lmfilter  # noqa: E402
-from synthetic import models  # noqa: E402
+from synthetic import models
+
+import lmfilter
 
 CASES = [
     ("2 conditions", "metrics.accuracy > 0.5 AND params.optimizer = 'adam'", None, None),

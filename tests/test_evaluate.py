@@ -299,7 +299,7 @@ def test_malformed_record_names_the_record_and_field() -> None:
 
 def test_takes_models_and_dicts_and_returns_models() -> None:
     parsed = [LoggedModel.model_validate(m) for m in MODELS]
-    mixed = [parsed[0], MODELS[1], parsed[2], MODELS[3]]
+    mixed: list[LoggedModel | dict[str, Any]] = [parsed[0], MODELS[1], parsed[2], MODELS[3]]
     assert select(mixed, "status = 'READY'") == select(parsed, "status = 'READY'")
     assert all(isinstance(m, LoggedModel) for m in select(MODELS))
 
