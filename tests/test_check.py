@@ -228,6 +228,7 @@ def test_targets_are_profiles_found_by_name() -> None:
         attributes=get_target("mlflow").attributes,
         status_filter="names",
         metric_rule="latest",
+        metric_order="latest",
         max_results=None,
     )
     assert codes("name = 'a' OR name = 'b'", "mlflow", native=True) == [("LMF301", "error")]

@@ -83,7 +83,8 @@ PARSES = [
     ("metrics.a > +2", gt(metric("a"), n("2"))),
     ("metrics.a > 1.0", gt(metric("a"), n("1"))),
     ("metrics.a > 1e300", gt(metric("a"), n("1e+300"))),
-    ("metrics.a > inf", gt(metric("a"), n("inf"))),
+    ("metrics.a > inf", gt(metric("a"), n("1e999"))),
+    ("metrics.a > -1e400", gt(metric("a"), n("-1e999"))),
     ("creation_timestamp > 1700000000000", gt(attr("creation_timestamp"), n("1700000000000"))),
     # params: numbers compared as text with =, as numbers with ordering operators
     ("params.lr = 0.01", eq(param("lr"), s("0.01"))),
