@@ -20,6 +20,7 @@ op=<Op.GT: '>'>, value=Number(text='0.9'))
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -89,6 +90,19 @@ class Number(Node):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "value", float(self.text))
+
+
+def canonical_number_text(value: float) -> str:
+    """How a checked tree spells a number: one text per value, that lexes back as a number.
+
+    >>> [canonical_number_text(v) for v in (1.0, 0.5, 1e20, float("inf"), float("-inf"))]
+    ['1', '0.5', '1e+20', '1e999', '-1e999']
+    """
+    if math.isinf(value):
+        return "1e999" if value > 0 else "-1e999"
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)  # 'nan' for NaN, which lexes as a word and checks back to a number
 
 
 @dataclass(frozen=True, slots=True)

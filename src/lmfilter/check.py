@@ -113,19 +113,19 @@ class _Checker:
             case ast.And(items):
                 return replace(node, items=tuple(self.expr(item) for item in items))
             case ast.Or(items):
-                self.support(Feature.OR, self.keyword_span("or", items), "OR")
+                where = self.keyword_span("or", items[0].span.end, items[1].span.start)
+                self.support(Feature.OR, where, "OR")
                 return replace(node, items=tuple(self.expr(item) for item in items))
             case ast.Not(item):
-                self.support(Feature.NOT, Span(node.span.start, node.span.start + 3), "NOT")
+                self.support(Feature.NOT, self.keyword_span("not", node.span.start, item.span.start), "NOT")
                 return replace(node, item=self.expr(item))
             case ast.Invalid():
                 return node
             case _:
                 return self.comparison(node)
 
-    def keyword_span(self, keyword: str, items: tuple[ast.Expr, ...]) -> Span:
-        """Where the keyword joining the first two items stands."""
-        start, end = items[0].span.end, items[1].span.start
+    def keyword_span(self, keyword: str, start: int, end: int) -> Span:
+        """Where ``keyword`` stands in the text between ``start`` and ``end``."""
         found = re.search(rf"(?i)\b{keyword}\b", self.text[start:end])
         return Span(start + found.start(), start + found.end()) if found else Span(start, max(start, end))
 
@@ -170,11 +170,7 @@ class _Checker:
                 return replace(node, field=fld)
             case ast.Between(_, low, high, negated):
                 self.support(Feature.BETWEEN, node.span, "BETWEEN")
-                if (
-                    fld.entity is Entity.PARAM
-                    and isinstance(low, ast.Number)
-                    and isinstance(high, ast.Number)
-                ):
+                if fld.entity is Entity.PARAM and _is_number(low) and _is_number(high):
                     self.support(Feature.NUMERIC_PARAM, node.span, "BETWEEN on a param")
                 lo, hi = (self.bound(fld, "BETWEEN", bound, reported=True) for bound in (low, high))
                 if isinstance(lo, ast.Number) and isinstance(hi, ast.Number) and lo.value > hi.value:
@@ -317,7 +313,7 @@ class _Checker:
 
         ``reported``: the caller has already reported the numeric comparison on a param."""
         if fld.type is ValueType.STRING:
-            if fld.entity is not Entity.PARAM or not isinstance(value, ast.Number):
+            if fld.entity is not Entity.PARAM or not _is_number(value):
                 self.wrong_operator(fld, op, fld.span.cover(value.span))
                 return value
             if not reported:
@@ -469,10 +465,16 @@ class _Checker:
         )
 
 
+def _is_number(value: ast.Value) -> bool:
+    """A number, or a word that names one (inf, nan)."""
+    return isinstance(value, ast.Number) or (
+        isinstance(value, ast.Word) and value.text.lower() in _SPECIAL_FLOATS
+    )
+
+
 def _canonical_number(number: ast.Number) -> ast.Number:
     """A number in a numeric context, spelt one way: ``1.0``, ``+1`` and ``1_0e-1`` are all ``1``."""
-    value = number.value
-    text = str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    text = ast.canonical_number_text(number.value)
     return number if text == number.text else ast.Number(text, span=number.span)
 
 

@@ -133,7 +133,9 @@ class FilterError(ValueError):
 
     def __init__(self, text: str, diagnostics: Sequence[Diagnostic]) -> None:
         self.text = text
-        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(
+            sorted(diagnostics, key=lambda d: d.severity != "error")  # stable: reading order within each
+        )
         super().__init__(render(text, [d for d in self.diagnostics if d.severity == "error"]))
 
     @property
