@@ -212,6 +212,21 @@ def test_what_native_check_rejects_the_server_rejects_or_misreads(
     assert found != local_ids(mlflow_server, text, None, None)
 
 
+def test_server_facts_spec_does_not_state(mlflow_server: SeededServer) -> None:
+    """Pinned where the server and SPEC.md differ (see the closing note of issue 3)."""
+    server, data = mlflow_server
+    # A model created without model_type or source_run_id has '' for both, not null (SPEC: "may be null").
+    created = server.rest.post("logged-models", {"experiment_id": data.experiment_ids[0], "name": "bare"})
+    info = server.rest.get(f"logged-models/{created['model']['info']['model_id']}")["model"]["info"]
+    assert (info["model_type"], info["source_run_id"]) == ("", "")
+    server.rest.delete(f"logged-models/{info['model_id']}")
+    # Model names cannot hold % or ' (so LIKE wildcards in names are always wildcards).
+    for name in ("50%", "it's"):
+        with pytest.raises(RestError) as caught:
+            server.rest.post("logged-models", {"experiment_id": data.experiment_ids[0], "name": name})
+        assert caught.value.status == 400
+
+
 # ---- generated cases ------------------------------------------------------------------------------
 
 
