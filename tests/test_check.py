@@ -85,7 +85,7 @@ NATIVE = [
     ("experiment_id = '1'", "databricks", ["LMF308"]),
     ("status = 'READY'", "mlflow-3.17", ["LMF309"]),
     ("status = 'READY'", "databricks", ["LMF309"]),
-    ("status = 'LOGGED_MODEL_READY'", "mlflow", ["LMF309"]),
+    ("status = 'LOGGED_MODEL_READY'", "mlflow", ["LMF314"]),
     ("metrics.a IN (1, 2)", "mlflow", ["LMF310"]),
     ("attributes.creation_time > 1", "mlflow", ["LMF311"]),
     ("attributes.last_updated_timestamp > 1", "mlflow", ["LMF311"]),

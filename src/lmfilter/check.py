@@ -18,7 +18,7 @@ becomes the string ``'0.01'``).
 >>> from lmfilter.syntax import parse_surface
 >>> tree, diags = check_surface(parse_surface("params.alpha < 0.3 OR tags.t = x"), get_target("mlflow"))
 >>> [(d.code, d.severity) for d in diags]
-[('LMF301', 'info'), ('LMF306', 'info'), ('LMF207', 'warning')]
+[('LMF207', 'warning'), ('LMF301', 'info'), ('LMF306', 'info')]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from lmfilter import ast
 from lmfilter.ast import Entity, Op, ValueType
 from lmfilter.diagnostics import Diagnostic, Edit, Fix, Severity, Span, did_you_mean, has_errors
+from lmfilter.native import Unsupported, unsupported
 from lmfilter.schema import ATTRIBUTES, ENTITY_PREFIXES, Feature, Target, attribute, entity_type, get_target
 from lmfilter.schema import suggest_attribute as _suggest_attribute
 from lmfilter.status import ModelStatus
@@ -75,6 +76,8 @@ def check_surface(
     for span in surface.groups:
         checker.support(Feature.GROUPING, span, "parentheses")
     tree = checker.expr(surface.tree)
+    for gap in unsupported(tree, checker.target):
+        checker.unsupported(gap)
     return (None if has_errors(checker.diagnostics) else tree), checker.diagnostics
 
 
@@ -101,6 +104,34 @@ class _Checker:
         else:
             self.report(code, "info", f"{title} does not run {what} itself: lmfilter runs it locally", span)
 
+    def unsupported(self, gap: Unsupported) -> None:
+        """Report a construct of the checked tree that the target's server lacks."""
+        node, title = gap.node, self.target.title
+        match node:
+            case ast.Or(items):
+                span = self.keyword_span("or", items[0].span.end, items[1].span.start)
+            case ast.Not(item):
+                span = self.keyword_span("not", node.span.start, item.span.start)
+            case _:
+                span = node.span
+        if gap.feature is Feature.STATUS:
+            how = self.target.status_filter
+            message = (
+                f"{title} compares status as a stored number; a name matches nothing there"
+                if how == "numbers"
+                else f"{title} is not known to filter on status"
+            )
+            if self.native:
+                self.report("LMF309", "error", message, span)
+            else:
+                self.report("LMF309", "info", f"{message}: lmfilter runs this condition locally", span)
+        elif gap.feature is Feature.FIELD:
+            ending = "" if self.native else ": lmfilter runs this condition locally"
+            severity: Severity = "error" if self.native else "info"
+            self.report("LMF308", severity, f"{title} cannot filter on {gap.what}{ending}", span)
+        else:
+            self.support(gap.feature, span, gap.what)
+
     def misread(self, message: str, span: Span, *fixes: Fix) -> None:
         """Report text a server rejects or misreads though lmfilter reads it fine (native use only)."""
         if self.native and self.target.is_server:
@@ -113,11 +144,8 @@ class _Checker:
             case ast.And(items):
                 return replace(node, items=tuple(self.expr(item) for item in items))
             case ast.Or(items):
-                where = self.keyword_span("or", items[0].span.end, items[1].span.start)
-                self.support(Feature.OR, where, "OR")
                 return replace(node, items=tuple(self.expr(item) for item in items))
             case ast.Not(item):
-                self.support(Feature.NOT, self.keyword_span("not", node.span.start, item.span.start), "NOT")
                 return replace(node, item=self.expr(item))
             case ast.Invalid():
                 return node
@@ -139,8 +167,6 @@ class _Checker:
                 return replace(node, field=fld, value=self.compared_value(fld, op, value))
             case ast.Like(_, pattern, negated, insensitive):
                 keyword = ("NOT " if negated else "") + ("ILIKE" if insensitive else "LIKE")
-                if negated:
-                    self.support(Feature.NOT, node.span, keyword)
                 if kind in (ValueType.NUMBER, ValueType.STATUS):
                     self.wrong_operator(fld, keyword, node.span)
                 return replace(node, field=fld, pattern=self.string_value(fld, pattern))
@@ -150,9 +176,7 @@ class _Checker:
                     self.report(
                         "LMF206", "warning", f"empty IN list: this condition matches {matches}", node.span
                     )
-                if kind is ValueType.NUMBER:
-                    self.support(Feature.IN_NUMERIC, node.span, "IN on a numeric field")
-                elif kind is ValueType.STRING and len(values) == 1 and isinstance(values[0], ast.Number):
+                if kind is ValueType.STRING and len(values) == 1 and isinstance(values[0], ast.Number):
                     number = values[0]
                     self.misread(
                         f"IN ({number.text}) is read as a number, not a list (HTTP 400)",
@@ -161,7 +185,6 @@ class _Checker:
                     )
                 return replace(node, field=fld, values=tuple(self.listed_value(fld, v) for v in values))
             case ast.IsNull(_, negated):
-                self.support(Feature.IS_NULL, node.span, "IS NOT NULL" if negated else "IS NULL")
                 if fld.entity is Entity.ATTRIBUTE and fld.key in _NEVER_NULL:
                     matches = "every model" if negated else "nothing"
                     self.report(
@@ -169,10 +192,7 @@ class _Checker:
                     )
                 return replace(node, field=fld)
             case ast.Between(_, low, high, negated):
-                self.support(Feature.BETWEEN, node.span, "BETWEEN")
-                if fld.entity is Entity.PARAM and _is_number(low) and _is_number(high):
-                    self.support(Feature.NUMERIC_PARAM, node.span, "BETWEEN on a param")
-                lo, hi = (self.bound(fld, "BETWEEN", bound, reported=True) for bound in (low, high))
+                lo, hi = (self.bound(fld, "BETWEEN", bound) for bound in (low, high))
                 if isinstance(lo, ast.Number) and isinstance(hi, ast.Number) and lo.value > hi.value:
                     matches = "every model that has the field" if negated else "nothing"
                     self.report(
@@ -260,12 +280,6 @@ class _Checker:
                 f"{fld.written!r} (MLflow answers HTTP 500)",
                 (Fix(f"write '{attr.name}'", (Edit(fld.span, attr.name),)),),
             )
-        if attr.name not in self.target.attributes:
-            severity: Severity = "error" if self.native else "info"
-            ending = "" if self.native else ": lmfilter runs this condition locally"
-            self.report(
-                "LMF308", severity, f"{self.target.title} cannot filter on {attr.name}{ending}", fld.span
-            )
         return ast.Field(Entity.ATTRIBUTE, attr.name, attr.type, written=fld.written, span=fld.span)
 
     def wrong_operator(self, fld: ast.Field, op: str, span: Span) -> None:
@@ -308,16 +322,12 @@ class _Checker:
             return ast.String(value.text, span=value.span)
         return self.string_value(fld, value)
 
-    def bound(self, fld: ast.Field, op: str, value: ast.Value, *, reported: bool = False) -> ast.Value:
-        """A value an ordering operator or BETWEEN compares with: a number, also for params.
-
-        ``reported``: the caller has already reported the numeric comparison on a param."""
+    def bound(self, fld: ast.Field, op: str, value: ast.Value) -> ast.Value:
+        """A value an ordering operator or BETWEEN compares with: a number, also for params."""
         if fld.type is ValueType.STRING:
             if fld.entity is not Entity.PARAM or not _is_number(value):
                 self.wrong_operator(fld, op, fld.span.cover(value.span))
                 return value
-            if not reported:
-                self.support(Feature.NUMERIC_PARAM, fld.span.cover(value.span), f"{op} on a param")
             return self.number_value(value)
         if fld.type is ValueType.STATUS:
             self.wrong_operator(fld, op, fld.span.cover(value.span))
@@ -358,13 +368,7 @@ class _Checker:
 
     def string_value(self, fld: ast.Field, value: ast.Value) -> ast.Value:
         match value:
-            case ast.String(text):
-                if "'" in text or "\\" in text:
-                    self.support(
-                        Feature.QUOTE_IN_VALUE,
-                        value.span,
-                        "a value with ' or \\ in it (it cannot be sent as it is)",
-                    )
+            case ast.String():
                 return value
             case ast.Number(text):
                 self.report(
@@ -433,26 +437,10 @@ class _Checker:
         return value
 
     def status_support(self, status: ModelStatus, written: str, span: Span) -> None:
-        how = self.target.status_filter
-        if how == "names" and written == status.name:
-            return
-        if how == "names" and self.target.is_server:
+        """A server that takes status names takes the short ones only (the spelling is the user's)."""
+        if self.target.status_filter == "names" and self.target.is_server and written != status.name:
             fix = Fix(f"replace with '{status.name}'", (Edit(span, f"'{status.name}'"),))
-            self._status_report(
-                f"{self.target.title} knows status by its short name '{status.name}'", span, fix
-            )
-        elif how == "numbers":
-            self._status_report(
-                f"{self.target.title} compares status as a stored number; a name matches nothing there", span
-            )
-        elif how == "none":
-            self._status_report(f"{self.target.title} is not known to filter on status", span)
-
-    def _status_report(self, message: str, span: Span, *fixes: Fix) -> None:
-        if self.native:
-            self.report("LMF309", "error", message, span, *fixes)
-        else:
-            self.report("LMF309", "info", f"{message}: lmfilter runs this condition locally", span)
+            self.misread(f"status by its long name is an error there; write '{status.name}'", span, fix)
 
     def double_quoted(self, value: ast.DoubleQuoted) -> None:
         self.report(

@@ -132,6 +132,8 @@ class Feature(enum.Enum):
     IN_NUMERIC = "IN on a numeric field"
     PREFIXED_ALIAS = "attributes.<name> where <name> is not MLflow's column name"
     PLAIN_ODD_KEY = "a key with : or $, or all digits, without backticks"
+    FIELD = "a condition on an attribute the server lacks"
+    STATUS = "a condition on status"
 
 
 StatusFilter = Literal["names", "numbers", "none"]
