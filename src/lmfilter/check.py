@@ -479,3 +479,11 @@ def _describe(fld: ast.Field) -> str:
 def _variant(text: str) -> str:
     """Another spelling of the same number, to show that text comparison is exact."""
     return f"'{text}0'" if "." in text else f"'{text}.0'"
+
+
+def gap_diagnostics(tree: ast.Expr, target: Target | str, text: str = "") -> list[Diagnostic]:
+    """Errors for what of a checked tree ``target``'s server cannot run (``text``: the tree's source)."""
+    checker = _Checker(get_target(target), True, text)
+    for gap in unsupported(tree, checker.target, status_numbers=True):
+        checker.unsupported(gap)
+    return checker.diagnostics

@@ -25,11 +25,14 @@ _PRECEDENCE = {ast.Or: 1, ast.And: 2, ast.Not: 3}
 _COMPARISON_PRECEDENCE = 4
 
 
-def to_text(node: ast.Expr) -> str:
-    """The canonical text of a checked tree. ``And(())`` (no condition) is the empty string."""
+def to_text(node: ast.Expr, *, status_numbers: bool = False) -> str:
+    """The canonical text of a checked tree. ``And(())`` (no condition) is the empty string.
+
+    ``status_numbers``: write a status as the number a server stores (``status = 2``), for MLflow 3.17.
+    """
     if node == ast.MATCH_ALL:
         return ""
-    return _expr(node)
+    return _expr(node, status_numbers)
 
 
 def key_text(key: str) -> str:
@@ -50,7 +53,7 @@ def field_text(field: ast.Field) -> str:
     return f"{field.entity.value}.{key_text(field.key)}"
 
 
-def value_text(value: ast.Value) -> str:
+def value_text(value: ast.Value, status_numbers: bool = False) -> str:
     """A value as written in a filter."""
     match value:
         case ast.String(text):
@@ -58,7 +61,7 @@ def value_text(value: ast.Value) -> str:
         case ast.Number(text) | ast.Word(text):
             return text
         case ast.StatusValue(status):
-            return f"'{status.name}'"
+            return str(status.number) if status_numbers else f"'{status.name}'"
         case ast.DoubleQuoted(text):
             return f'"{text}"'
     raise TypeError(f"not a value: {value!r}")  # pragma: no cover
@@ -68,8 +71,8 @@ def _precedence(node: ast.Expr) -> int:
     return _PRECEDENCE.get(type(node), _COMPARISON_PRECEDENCE)
 
 
-def _operand(node: ast.Expr, parent: ast.Expr) -> str:
-    text = _expr(node)
+def _operand(node: ast.Expr, parent: ast.Expr, numbers: bool) -> str:
+    text = _expr(node, numbers)
     # Parenthesize a looser child, and a nested And/Or of the parent's own kind (to keep the tree's shape).
     if _precedence(node) < _precedence(parent) or (
         type(node) is type(parent) and not isinstance(node, ast.Not)
@@ -78,22 +81,22 @@ def _operand(node: ast.Expr, parent: ast.Expr) -> str:
     return text
 
 
-def _expr(node: ast.Expr) -> str:
+def _expr(node: ast.Expr, numbers: bool) -> str:
     match node:
         case ast.And(items) | ast.Or(items):
             if not items:
                 raise ValueError("an empty AND/OR cannot stand inside a filter")
             joiner = " AND " if isinstance(node, ast.And) else " OR "
-            return joiner.join(_operand(item, node) for item in items)
+            return joiner.join(_operand(item, node, numbers) for item in items)
         case ast.Not(item):
-            return f"NOT {_operand(item, node)}"
+            return f"NOT {_operand(item, node, numbers)}"
         case ast.Compare(field, op, value):
-            return f"{field_text(field)} {op.value} {value_text(value)}"
+            return f"{field_text(field)} {op.value} {value_text(value, numbers)}"
         case ast.Like(field, pattern, negated, insensitive):
             keyword = ("NOT " if negated else "") + ("ILIKE" if insensitive else "LIKE")
             return f"{field_text(field)} {keyword} {value_text(pattern)}"
         case ast.In(field, values, negated):
-            listed = ", ".join(value_text(v) for v in values)
+            listed = ", ".join(value_text(v, numbers) for v in values)
             return f"{field_text(field)} {'NOT IN' if negated else 'IN'} ({listed})"
         case ast.IsNull(field, negated):
             return f"{field_text(field)} IS {'NOT NULL' if negated else 'NULL'}"

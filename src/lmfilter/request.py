@@ -69,12 +69,17 @@ TIE_BREAKERS = (
 )
 
 
+def order_by_of(order_by: OrderByArg) -> tuple[OrderBy, ...]:
+    """The ``order_by`` entries, validated by the server's rules (as they are sent)."""
+    entries = tuple(_model(OrderBy, entry, f"order_by[{i}]") for i, entry in enumerate(order_by or ()))
+    for i, entry in enumerate(entries):
+        _order_key(entry, f"order_by[{i}].field_name")
+    return entries
+
+
 def order_keys(order_by: OrderByArg) -> tuple[OrderKey, ...]:
     """The sort keys of ``order_by``, then ``creation_timestamp DESC, model_id ASC`` unless present."""
-    keys = []
-    for i, entry in enumerate(order_by or ()):
-        parsed = _model(OrderBy, entry, f"order_by[{i}]")
-        keys.append(_order_key(parsed, f"order_by[{i}].field_name"))
+    keys = [_order_key(entry, f"order_by[{i}].field_name") for i, entry in enumerate(order_by_of(order_by))]
     present = {k.name for k in keys if k.kind == "attribute"}
     keys.extend(k for k in TIE_BREAKERS if k.name not in present)
     return tuple(keys)

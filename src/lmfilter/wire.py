@@ -64,7 +64,7 @@ def named_float(value: Any) -> Any:
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, allow_inf_nan=True)
 
 
 class KeyValue(_Wire):
@@ -148,3 +148,70 @@ class OrderBy(_Wire):
     ascending: bool = True
     dataset_name: str | None = None
     dataset_digest: str | None = None
+
+
+# ---- request and response bodies (SPEC §1, §4) -------------------------------------------------------
+
+
+class _Body(_Wire):
+    """A request or response body: snake_case keys, unset fields left out, no NaN or infinity."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class SearchLoggedModelsRequest(_Body):
+    """``POST logged-models/search``."""
+
+    experiment_ids: tuple[str, ...]
+    filter: str | None = None
+    datasets: tuple[DatasetFilter, ...] | None = None
+    max_results: int | None = None
+    order_by: tuple[OrderBy, ...] | None = None
+    page_token: str | None = None
+
+
+class SearchLoggedModelsResponse(_Body):
+    """One page of a search: its models and, when more remain, the token of the next page."""
+
+    models: tuple[LoggedModel, ...] = ()
+    next_page_token: str | None = None
+
+
+class CreateLoggedModelRequest(_Body):
+    """``POST logged-models``."""
+
+    experiment_id: str
+    name: str | None = None
+    model_type: str | None = None
+    source_run_id: str | None = None
+    params: tuple[KeyValue, ...] | None = None
+    tags: tuple[KeyValue, ...] | None = None
+
+
+class FinalizeLoggedModelRequest(_Body):
+    """``PATCH logged-models/{model_id}``: the id goes in the body too (MLflow requires it)."""
+
+    model_id: str
+    status: Status
+
+
+class LogLoggedModelParamsRequest(_Body):
+    """``POST logged-models/{model_id}/params``: the id goes in the body too (MLflow requires it)."""
+
+    model_id: str
+    params: tuple[KeyValue, ...]
+
+
+class SetLoggedModelTagsRequest(_Body):
+    """``PATCH logged-models/{model_id}/tags``."""
+
+    tags: tuple[KeyValue, ...]
+
+
+class LoggedModelResponse(_Body):
+    """The answer of get, create and finalize: ``{"model": ...}``."""
+
+    model: LoggedModel
