@@ -28,7 +28,9 @@ from lmfilter.ast import (
 )
 from lmfilter.diagnostics import Diagnostic, Edit, FilterError, Fix, Position, Span, render
 from lmfilter.evaluate import Query, RecordError, compile_query, select
+from lmfilter.emit import compile  # noqa: A004 - the API's name
 from lmfilter.front import check, format, is_valid, parse  # noqa: A004 - format is the API's name
+from lmfilter.optimize import optimize
 from lmfilter.request import RequestError
 from lmfilter.schema import TARGETS, Target, UnknownTargetError, get_target
 from lmfilter.status import ModelStatus
@@ -82,7 +84,9 @@ __all__ = [
     "UnknownTargetError",
     "ValueType",
     "check",
+    "compile",
     "compile_query",
+    "optimize",
     "format",
     "get_target",
     "is_valid",
