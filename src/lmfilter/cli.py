@@ -4,19 +4,38 @@
 and exits 0 when there is no error, 1 when there is one, 2 on bad usage. ``lmfilter fmt FILTER`` prints the
 canonical text. For either, a FILTER of ``-`` reads filters from standard input, one a line (blank lines
 and lines starting with ``#`` are skipped).
+
+``lmfilter eval FILTER --models FILE [--target T] [--datasets JSON] [--order-by JSON]
+[--format ids|json|table]`` runs a filter over saved models (JSON lines, a JSON array or a saved search
+answer; ``-`` for standard input; see :mod:`lmfilter.cache`) as a search would, and prints the matches in the
+search's order. It exits 0 when it ran (whether or not a model matched), 1 on a bad filter, ``--datasets``,
+``--order-by`` or model file, 2 on bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import shutil
 import sys
-from collections.abc import Iterator, Sequence
-from typing import TextIO
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
 
-from lmfilter import front
+from lmfilter import ast, front
+from lmfilter.cache import CacheError, ModelFile
 from lmfilter.diagnostics import Diagnostic, FilterError, has_errors, render
-from lmfilter.schema import TARGETS
+from lmfilter.evaluate import RowFilter, compile_query
+from lmfilter.printer import field_text
+from lmfilter.records import MetricRow, Record, RecordError
+from lmfilter.request import OrderKey, RequestError, datasets_of, order_keys
+from lmfilter.schema import TARGETS, Target, get_target
+from lmfilter.status import ModelStatus
+from lmfilter.wire import LoggedModel
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -60,6 +79,41 @@ def _parser() -> argparse.ArgumentParser:
     fmt_cmd = commands.add_parser("fmt", help="print a filter's canonical text")
     fmt_cmd.add_argument("filter", metavar="FILTER", help="the filter text, or - to read filters from stdin")
     fmt_cmd.set_defaults(run=_run_fmt)
+
+    eval_cmd = commands.add_parser(
+        "eval",
+        help="run a filter over saved models, as a search would",
+        description="Print the models of FILE that FILTER matches, in the order the search would return "
+        "them. FILE holds logged models as the API sends them: one per line (JSON lines), a JSON array, "
+        'or a saved search answer {"models": [...]}; - reads standard input.',
+    )
+    eval_cmd.add_argument("filter", metavar="FILTER", help="the filter text ('' for no condition)")
+    eval_cmd.add_argument(
+        "--models", metavar="FILE", required=True, help="the saved models (- for standard input)"
+    )
+    eval_cmd.add_argument(
+        "--target",
+        default="mlflow",
+        choices=sorted(TARGETS),
+        help="whose semantics to follow (default: mlflow, i.e. MLflow 3.18)",
+    )
+    eval_cmd.add_argument(
+        "--datasets",
+        metavar="JSON",
+        help='the search\'s datasets, as JSON or @FILE: [{"dataset_name": "eval", "dataset_digest": "..."}]',
+    )
+    eval_cmd.add_argument(
+        "--order-by",
+        metavar="JSON",
+        help='the search\'s order_by, as JSON or @FILE: [{"field_name": "metrics.acc", "ascending": false}]',
+    )
+    eval_cmd.add_argument(
+        "--format",
+        choices=("ids", "json", "table"),
+        default="ids",
+        help="model ids one a line (default), the models as a JSON array, or a table of the fields used",
+    )
+    eval_cmd.set_defaults(run=_run_eval)
     return parser
 
 
@@ -120,6 +174,289 @@ def _run_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write(where + str(error) + "\n")
             status = EXIT_ERRORS
     return status
+
+
+# ---- eval ----------------------------------------------------------------------------------------
+
+
+class _OptionError(ValueError):
+    """A ``--datasets`` or ``--order-by`` value that is not a JSON list."""
+
+
+def _run_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    text: str = args.filter
+    diagnostics = front.check(text, target="local")  # evaluation runs the whole language
+    if has_errors(diagnostics):
+        err.write(render(text, diagnostics) + "\n")
+        return EXIT_ERRORS
+    warnings = [d for d in diagnostics if d.severity == "warning"]
+    if warnings:
+        err.write(render(text, warnings) + "\n")
+    try:
+        datasets = _json_list(args.datasets, "--datasets")
+        order_by = _json_list(args.order_by, "--order-by")
+        query = compile_query(text, datasets=datasets, order_by=order_by, target=args.target)
+    except (_OptionError, RequestError) as error:
+        err.write(f"lmfilter eval: {error}\n")
+        return EXIT_ERRORS
+    try:
+        with ModelFile.open(args.models) as source:
+            try:
+                with _Progress.for_file(source, err) as progress:
+                    matches = query.select(progress.track(source))
+            except RecordError as error:  # found in the record read last
+                err.write(f"lmfilter eval: {source.where()}: {error}\n")
+                return EXIT_ERRORS
+    except CacheError as error:
+        err.write(f"lmfilter eval: {error}\n")
+        return EXIT_ERRORS
+    if args.format == "ids":
+        out.writelines(f"{model.model_id}\n" for model in matches)
+    elif args.format == "json":
+        json.dump([model.to_json() for model in matches], out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        target = get_target(args.target)
+        columns = _columns(front.parse(text), datasets, order_by, target)
+        out.write(_table(matches, columns))
+        out.write(f"{len(matches)} of {source.models_read} model{'s' if source.models_read != 1 else ''}\n")
+    return EXIT_OK
+
+
+def _json_list(value: str | None, option: str) -> list[Any] | None:
+    """An option's JSON list, from its text or, for ``@path``, from that file."""
+    if value is None:
+        return None
+    if value.startswith("@"):
+        try:
+            with open(value[1:], encoding="utf-8") as file:
+                value = file.read()
+        except OSError as error:
+            raise _OptionError(f"{option}: cannot read {value[1:]}: {error.strerror or error}") from None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise _OptionError(f"{option}: bad JSON: {error}") from None
+    if not isinstance(parsed, list):
+        example = '[{"dataset_name": "eval"}]' if option == "--datasets" else '[{"field_name": "name"}]'
+        kind = "an object" if isinstance(parsed, dict) else type(parsed).__name__
+        raise _OptionError(f"{option}: expected a JSON list of objects like {example}, not {kind}")
+    return parsed
+
+
+# ---- the table -----------------------------------------------------------------------------------
+
+MISSING = "-"  # a cell with no value (a missing param, tag or metric, a null attribute)
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    cell: Callable[[LoggedModel, Record], Any]  # the value, or None when missing
+    numeric: bool = False
+
+
+_BASE_COLUMNS = (
+    _Column("model_id", lambda model, record: model.model_id),
+    _Column("name", lambda model, record: model.info.name),
+    _Column("status", lambda model, record: model.info.status.name),
+    _Column("created", lambda model, record: _iso(model.info.creation_timestamp_ms)),
+)
+_BASE_ATTRIBUTES = frozenset({"model_id", "name", "status", "creation_timestamp"})
+_TIMESTAMPS = frozenset({"creation_timestamp", "last_updated_timestamp"})
+_ORDER_ENTITIES = {"attribute": ast.Entity.ATTRIBUTE, "param": ast.Entity.PARAM, "tag": ast.Entity.TAG}
+
+
+def _columns(
+    tree: ast.Expr, datasets: Iterable[Any] | None, order_by: Iterable[Any] | None, target: Target
+) -> list[_Column]:
+    """The base columns, then one per field the filter or the order reads (each once, in order of use).
+
+    A metric's cell is the value compared: for the filter, the latest passing row by (step, timestamp,
+    value), as MLflow 3.18 compares it; for ``order_by``, the value the target sorts by.
+    """
+    everywhere = tuple((d.dataset_name, d.dataset_digest) for d in datasets_of(datasets)) or None
+    columns: dict[str, _Column] = {}
+
+    def add(column: _Column) -> None:
+        columns.setdefault(column.header, column)
+
+    for comparison in ast.comparisons(tree):
+        field = comparison.field
+        if field.entity is ast.Entity.METRIC:
+            add(_metric_column(field.key, RowFilter(everywhere), by_time=False))
+        elif not (field.entity is ast.Entity.ATTRIBUTE and field.key in _BASE_ATTRIBUTES):
+            add(_Column(_header(field), _field_cell(field)))
+    for key in order_keys(order_by):
+        if key.kind == "metric":
+            add(_order_column(key, everywhere, target))
+        elif not (key.kind == "attribute" and key.name in _BASE_ATTRIBUTES):
+            field = ast.Field(_ORDER_ENTITIES[key.kind], key.name)
+            add(_Column(_header(field), _field_cell(field)))
+    return [*_BASE_COLUMNS, *columns.values()]
+
+
+def _order_column(
+    key: OrderKey, everywhere: tuple[tuple[str, str | None], ...] | None, target: Target
+) -> _Column:
+    if target.metric_order == "latest":
+        return _metric_column(key.name, RowFilter(everywhere, key.dataset_name, key.dataset_digest))
+    return _metric_column(key.name, RowFilter(None, key.dataset_name, key.dataset_digest), by_time=True)
+
+
+def _metric_column(key: str, rows: RowFilter, *, by_time: bool = False) -> _Column:
+    notes = [f"{rows.name}@{rows.digest}" if rows.digest else rows.name] if rows.name else []
+    notes += ["by-time"] if by_time else []
+    header = _header(ast.Field(ast.Entity.METRIC, key)) + "".join(f"[{note}]" for note in notes)
+
+    def cell(model: LoggedModel, record: Record) -> float | None:
+        passing = [m for m in record.metric_rows((key,)).get(key, ()) if rows.passes(m)]
+        if not passing:
+            return None
+        return (_latest_by_time if by_time else _latest)(passing).value
+
+    return _Column(header, cell, numeric=True)
+
+
+def _latest(rows: Sequence[MetricRow]) -> MetricRow:
+    """The row MLflow 3.18 compares and sorts by: the greatest by (step, timestamp, value)."""
+    return max(rows, key=lambda m: (m.step, m.timestamp, m.value))
+
+
+def _latest_by_time(rows: Sequence[MetricRow]) -> MetricRow:
+    """The row MLflow 3.17 sorts by: the latest by timestamp, then step, then the smallest run id."""
+    return min(rows, key=lambda m: (-m.timestamp, -m.step, m.run_id or ""))
+
+
+def _field_cell(field: ast.Field) -> Callable[[LoggedModel, Record], Any]:
+    key = field.key
+    match field.entity:
+        case ast.Entity.PARAM:
+            return lambda model, record: model.data.param(key)
+        case ast.Entity.TAG:
+            return lambda model, record: model.info.tag(key)
+    if key in _TIMESTAMPS:
+        return lambda model, record: _iso(record.attribute(key))
+    return lambda model, record: record.attribute(key)
+
+
+def _header(field: ast.Field) -> str:
+    try:
+        return field_text(field)
+    except ValueError:  # a key with a backtick cannot be written in a filter
+        return f"{field.entity.value}.{field.key}"
+
+
+def _iso(ms: int | None) -> str | None:
+    """A time in milliseconds since the epoch as ISO 8601 in UTC, to the millisecond."""
+    if ms is None:
+        return None
+    try:
+        when = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
+    except (OverflowError, ValueError, OSError):  # beyond the years datetime knows
+        return str(ms)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, float):
+        return repr(value)
+    text = value.name if isinstance(value, ModelStatus) else str(value)
+    if text == "" or text == MISSING:
+        return repr(text)  # '' and '-' are values, not missing ones
+    if any(unicodedata.category(c)[0] == "C" for c in text):
+        return repr(text)  # newlines, tabs and other controls would break the table
+    return text
+
+
+def _width(text: str) -> int:
+    """Columns a text takes on a terminal: wide East Asian characters two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
+    )
+
+
+def _table(models: Sequence[LoggedModel], columns: Sequence[_Column]) -> str:
+    """An aligned text table: a header, a rule, one row per model; numbers aligned right."""
+    rows = [[col.header for col in columns]]
+    for index, model in enumerate(models):
+        record = Record.of(model, index)
+        rows.append([_cell_text(col.cell(model, record)) for col in columns])
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(columns))]
+    rows.insert(1, ["-" * w for w in widths])
+    lines = []
+    for row in rows:
+        cells = []
+        for text, width, col in zip(row, widths, columns, strict=True):
+            pad = " " * (width - _width(text))
+            cells.append(pad + text if col.numeric else text + pad)
+        lines.append("  ".join(cells).rstrip() + "\n")
+    return "".join(lines)
+
+
+# ---- progress ------------------------------------------------------------------------------------
+
+PROGRESS_MIN_BYTES = 5_000_000  # smaller files are read before a bar would be seen
+PROGRESS_INTERVAL_S = 0.1
+
+
+class _Progress:
+    """A one-line progress bar on a terminal while a model file is read: bytes read, models a second.
+
+    Redrawn at most every :data:`PROGRESS_INTERVAL_S` seconds, and cleared at the end. Shown only when
+    ``stream`` is a terminal and the file is larger than :data:`PROGRESS_MIN_BYTES`; otherwise it does
+    nothing.
+    """
+
+    def __init__(
+        self, source: ModelFile, stream: TextIO | None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.source, self.stream, self.clock = source, stream, clock
+        self.started = self.last = clock()
+        self.drawn = False
+
+    @classmethod
+    def for_file(cls, source: ModelFile, stream: TextIO) -> _Progress:
+        big = source.size is not None and source.size > PROGRESS_MIN_BYTES
+        return cls(source, stream if big and stream.isatty() else None)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.drawn and self.stream is not None:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+    def track(self, models: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The models, redrawing the bar as they go by."""
+        if self.stream is None:
+            yield from models
+            return
+        for model in models:
+            now = self.clock()
+            if now - self.last >= PROGRESS_INTERVAL_S:
+                self.last = now
+                self.draw(now)
+            yield model
+
+    def draw(self, now: float) -> None:
+        assert self.stream is not None
+        done, total = self.source.bytes_read, self.source.size or 1
+        fraction = min(done / total, 1.0)
+        rate = self.source.models_read / max(now - self.started, 1e-9)
+        bar_width = 24
+        filled = round(fraction * bar_width)
+        line = (
+            f"[{'#' * filled}{'.' * (bar_width - filled)}] {fraction:4.0%}"
+            f"  {done / 1e6:,.1f}/{total / 1e6:,.1f} MB  {rate:,.0f} models/s  {Path(self.source.name).name}"
+        )
+        columns = shutil.get_terminal_size().columns - 1
+        self.stream.write("\r" + line[:columns] + "\033[K")
+        self.stream.flush()
+        self.drawn = True
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,377 @@
+"""Reading saved logged models for local evaluation: JSON lines, a JSON array, or a saved search answer.
+
+A *model file* holds logged models in the API's JSON (``{"info": ..., "data": ...}``) in one of three forms,
+told apart by their content:
+
+- **JSON lines**: one model per line; blank lines are skipped. Read line by line, in constant memory.
+- **a JSON array** of models: ``[m1, m2, ...]``.
+- **a saved search answer**: ``{"models": [...], "next_page_token": ...}``; ``{}`` holds no model (servers
+  leave an empty list out).
+
+The first non-blank character decides: ``[`` is an array; ``{`` is JSON lines when the first line alone is a
+whole JSON object holding ``"info"``, and otherwise the whole file is one object, a search answer. An array
+or an answer is read into memory as text, but its models are decoded one at a time, so only the text and the
+current model are held. The path ``-`` reads standard input.
+
+Models come out as the dicts the JSON holds: their fields are checked later, by whoever reads them
+(:mod:`lmfilter.records`). What is wrong with the file itself (unreadable, not UTF-8, bad JSON, an item that
+is not an object, no ``"models"``) raises :class:`CacheError`, naming the file, the line and, where it
+helps, the column. A :class:`ModelFile` also tells how far it has read, for a progress display.
+
+>>> import io
+>>> lines = io.BytesIO(b'{"info": {"model_id": "m-1"}}\\n\\n{"info": {"model_id": "m-2"}}\\n')
+>>> [m["info"]["model_id"] for m in iter_models(lines)]
+['m-1', 'm-2']
+>>> answer = io.BytesIO(b'{"next_page_token": "abc", "models": [{"info": {"model_id": "m-3"}}]}')
+>>> [m["info"]["model_id"] for m in iter_models(answer)]
+['m-3']
+>>> list(iter_models(io.BytesIO(b'[{"info": {}},\\n 7]')))
+Traceback (most recent call last):
+...
+lmfilter.cache.CacheError: <stream>:2:2: item 2 of the array is a number, not an object (a logged model)
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import re
+import stat
+import sys
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Literal, Self
+
+__all__ = ["CacheError", "ModelFile", "Source", "iter_models"]
+
+#: A path (``-`` for standard input) or an open stream, binary or text.
+Source = str | os.PathLike[str] | IO[bytes] | IO[str]
+Model = dict[str, Any]
+
+_WHITESPACE = " \t\r\n"  # JSON's
+_SPACES = re.compile(r"[ \t\r\n]*")
+_KINDS = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+_decoder = json.JSONDecoder()
+
+
+class CacheError(ValueError):
+    """A model file that cannot be read: ``source`` names it, ``line`` and ``column`` (from 1) the fault.
+
+    >>> str(CacheError("models.jsonl", "bad JSON: Expecting value", line=3, column=7))
+    'models.jsonl:3:7: bad JSON: Expecting value'
+    """
+
+    def __init__(self, source: str, reason: str, line: int | None = None, column: int | None = None) -> None:
+        self.source, self.reason, self.line, self.column = source, reason, line, column
+        where = source + "".join(f":{n}" for n in (line, column) if n is not None)
+        super().__init__(f"{where}: {reason}")
+
+
+def _kind(value: object) -> str:
+    return _KINDS.get(type(value), "a number")
+
+
+class ModelFile:
+    """The models of one file or stream, read as they are asked for. Iterate it once; close it after.
+
+    For a progress display: ``size`` is the file's size in bytes, ``None`` when unknown (a pipe);
+    ``bytes_read`` is how far reading has got (characters for a text stream), up to ``size``;
+    ``models_read`` counts the models so far. ``format`` (``"jsonl"``, ``"array"`` or ``"response"``) is
+    known once the first model is out. :meth:`where` places the last model read, for an error found in it
+    later (a malformed field).
+    """
+
+    def __init__(self, stream: IO[bytes] | IO[str], name: str, *, owned: bool = False) -> None:
+        self.name = name
+        self.size = _regular_file_size(stream)
+        self.bytes_read = 0
+        self.models_read = 0
+        self.format: Literal["jsonl", "array", "response"] | None = None
+        self._stream: IO[Any] = stream  # bytes or text, told apart line by line
+        self._owned = owned
+        self._started = False
+        self._line = 0  # JSON lines: the line of the last model
+        self._text = ""  # an array or an answer: the whole text, and where the last model starts in it
+        self._start = 0
+
+    @classmethod
+    def open(cls, source: Source) -> ModelFile:
+        """The models of a path (``-`` for standard input) or of an open stream, binary or text."""
+        if not isinstance(source, str | os.PathLike):
+            return cls(source, str(getattr(source, "name", "<stream>")))
+        name = os.fspath(source)
+        if name == "-":
+            return cls(getattr(sys.stdin, "buffer", sys.stdin), "<stdin>")
+        try:
+            return cls(Path(name).open("rb"), name, owned=True)
+        except OSError as error:
+            raise CacheError(name, f"cannot read it: {error.strerror or error}") from None
+
+    def close(self) -> None:
+        """Close the file if :meth:`open` opened it (never standard input or a stream passed in)."""
+        if self._owned:
+            self._stream.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def where(self) -> str:
+        """``name:line`` of the last model read (the line it starts on), or ``name`` before the first."""
+        if self.models_read == 0:
+            return self.name
+        line = self._line if self.format == "jsonl" else self._text.count("\n", 0, self._start) + 1
+        return f"{self.name}:{line}"
+
+    def __iter__(self) -> Iterator[Model]:
+        if self._started:
+            raise RuntimeError(f"{self.name} is being read or was read already")
+        self._started = True
+        lines = self._lines()
+        found = next(((n, text) for n, text in lines if text.strip()), None)
+        if found is None:
+            return  # an empty file holds no model
+        number, text = found
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+        head = text.lstrip(_WHITESPACE)
+        if head.startswith("{"):
+            first = _whole_object(text) if _starts_a_model(text) else None
+            if first is not None:
+                self.format = "jsonl"
+                yield from self._jsonl(first, number, lines)
+                return
+            rest = self._rest()
+            if rest.strip() and _whole_object(text) is not None:
+                raise CacheError(
+                    self.name,
+                    'a JSON object without "info": JSON lines need a logged model on each line',
+                    number,
+                )
+        elif head.startswith("["):
+            rest = self._rest()
+        else:
+            raise CacheError(
+                self.name,
+                'expected JSON lines, a JSON array or a search answer {"models": [...]}, '
+                f"not text starting {head[:12]!r}",
+                number,
+                len(text) - len(head) + 1,
+            )
+        # One JSON value: read whole (after the blank lines skipped), decoded a model at a time.
+        self._text = "\n" * (number - 1) + text + rest
+        if head.startswith("["):
+            self.format = "array"
+            self._end((yield from self._array(self._skip(0))))
+        else:
+            self.format = "response"
+            yield from self._answer()
+
+    # ---- JSON lines -----------------------------------------------------------------------------------
+
+    def _lines(self) -> Iterator[tuple[int, str]]:
+        """Each line (with its end) and its number, counting what was read."""
+        for number, line in enumerate(self._stream, start=1):
+            self.bytes_read += len(line)
+            if isinstance(line, str):
+                yield number, line
+                continue
+            try:
+                yield number, line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise CacheError(self.name, f"not UTF-8: {error.reason}", number, error.start + 1) from None
+
+    def _jsonl(self, first: Model, number: int, lines: Iterator[tuple[int, str]]) -> Iterator[Model]:
+        self._line, self.models_read = number, 1
+        yield first
+        for number, text in lines:
+            if not text.strip():
+                continue
+            try:
+                model = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise CacheError(self.name, f"bad JSON: {error.msg}", number, error.colno) from None
+            if not isinstance(model, dict):
+                raise CacheError(
+                    self.name, f"expected an object (a logged model) on each line, not {_kind(model)}", number
+                )
+            self._line = number
+            self.models_read += 1
+            yield model
+
+    # ---- one JSON value, decoded a model at a time ----------------------------------------------------
+
+    def _rest(self) -> str:
+        """The rest of the stream, whole."""
+        rest: str | bytes = self._stream.read()
+        self.bytes_read += len(rest)
+        if isinstance(rest, str):
+            return rest
+        try:
+            return rest.decode("utf-8")
+        except UnicodeDecodeError as error:
+            offset = self.bytes_read - len(rest) + error.start
+            raise CacheError(self.name, f"not UTF-8: {error.reason} at byte {offset}") from None
+
+    def _error(self, reason: str, pos: int) -> CacheError:
+        line = self._text.count("\n", 0, pos) + 1
+        return CacheError(self.name, reason, line, pos - self._text.rfind("\n", 0, pos))
+
+    def _skip(self, pos: int) -> int:
+        """The position of the next character that is not whitespace."""
+        return _skip_spaces(self._text, pos)
+
+    def _next_is(self, pos: int, char: str) -> bool:
+        return self._text.startswith(char, self._skip(pos))
+
+    def _decode(self, pos: int) -> tuple[Any, int]:
+        """The JSON value at ``pos``, and where it ends."""
+        try:
+            return _decoder.raw_decode(self._text, pos)
+        except json.JSONDecodeError as error:
+            raise self._error(f"bad JSON: {error.msg}", error.pos) from None
+
+    def _expect(self, pos: int, allowed: str, what: str) -> tuple[str, int]:
+        """The next character, which must be one of ``allowed``, and the position after it."""
+        pos = self._skip(pos)
+        if pos < len(self._text) and self._text[pos] in allowed:
+            return self._text[pos], pos + 1
+        found = repr(self._text[pos]) if pos < len(self._text) else "the end of the file"
+        raise self._error(f"bad JSON: expected {what}, found {found}", pos)
+
+    def _array(self, pos: int) -> Generator[Model, None, int]:
+        """The models of the array at ``pos``, one at a time; returns where the array ends."""
+        _, pos = self._expect(pos, "[", "'['")
+        if self._next_is(pos, "]"):
+            return self._skip(pos) + 1
+        for index in itertools.count(1):
+            start = self._skip(pos)
+            model, pos = self._decode(start)
+            if not isinstance(model, dict):
+                raise self._error(
+                    f"item {index} of the array is {_kind(model)}, not an object (a logged model)", start
+                )
+            self._start = start
+            self.models_read += 1
+            if self.size is not None:
+                self.bytes_read = self.size * pos // len(self._text)
+            yield model
+            separator, pos = self._expect(pos, ",]", "',' or ']'")
+            if separator == "]":
+                break
+        return pos
+
+    def _answer(self) -> Iterator[Model]:
+        """The models of a search answer ``{"models": [...], ...}``, whatever the order of its keys."""
+        _, pos = self._expect(0, "{", "'{'")
+        keys: list[str] = []
+        if self._next_is(pos, "}"):
+            pos = self._skip(pos) + 1
+        else:
+            while True:
+                start = self._skip(pos)
+                if not self._text.startswith('"', start):
+                    raise self._error("bad JSON: expected a key in double quotes", start)
+                key, pos = self._decode(start)
+                _, pos = self._expect(pos, ":", "':'")
+                value_at = self._skip(pos)
+                if key != "models":
+                    _, pos = self._decode(value_at)
+                elif key in keys:
+                    raise self._error('"models" appears twice', start)
+                elif self._text.startswith("[", value_at):
+                    pos = yield from self._array(value_at)
+                else:
+                    raise self._error(f'"models" is {_kind(self._decode(value_at)[0])}, not a list', value_at)
+                keys.append(key)
+                separator, pos = self._expect(pos, ",}", "',' or '}'")
+                if separator == "}":
+                    break
+        self._end(pos)
+        if keys and "models" not in keys:
+            if "info" in keys:
+                raise CacheError(
+                    self.name, "holds one logged model: put it in a list [...], or write one model per line"
+                )
+            raise CacheError(
+                self.name,
+                f'no "models" key (it has {", ".join(map(repr, keys))}): expected a search answer '
+                '{"models": [...]}, a JSON array of models, or JSON lines',
+            )
+
+    def _end(self, pos: int) -> None:
+        """Nothing but whitespace may follow the value."""
+        pos = self._skip(pos)
+        if pos < len(self._text):
+            raise self._error("bad JSON: more data after the end of the value", pos)
+        if self.size is not None:
+            self.bytes_read = self.size
+
+
+def _skip_spaces(text: str, pos: int) -> int:
+    """The position of the first character at or after ``pos`` that is not JSON whitespace."""
+    match = _SPACES.match(text, pos)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
+
+
+def _starts_a_model(line: str) -> bool:
+    """Whether a line is an object with an ``"info"`` key before any ``"models"``, reading no further.
+
+    This tells the first line of JSON lines from a search answer written on one line without decoding the
+    answer's models.
+    """
+    pos = _skip_spaces(line, 0) + 1  # after the "{"
+    try:
+        while True:
+            key, pos = _decoder.raw_decode(line, _skip_spaces(line, pos))
+            if not isinstance(key, str):
+                return False
+            if key in ("info", "models"):
+                return key == "info"
+            pos = _skip_spaces(line, pos)
+            if not line.startswith(":", pos):
+                return False
+            _, pos = _decoder.raw_decode(line, _skip_spaces(line, pos + 1))
+            pos = _skip_spaces(line, pos)
+            if not line.startswith(",", pos):
+                return False
+            pos += 1
+    except json.JSONDecodeError:
+        return False
+
+
+def _whole_object(line: str) -> Model | None:
+    """The object a line holds when it is one whole JSON object, else ``None``."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _regular_file_size(stream: IO[bytes] | IO[str]) -> int | None:
+    """The size of a stream that is a regular file or in memory, else ``None`` (pipes, terminals)."""
+    if isinstance(stream, io.BytesIO):
+        return len(stream.getbuffer())
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError):  # io.UnsupportedOperation is an OSError; ValueError: closed
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+def iter_models(source: Source) -> Iterator[Model]:
+    """The models of a path (``-`` for standard input) or an open stream, one at a time.
+
+    Raises :class:`CacheError` when the file cannot be read or is not a model file (see the module).
+    """
+    with ModelFile.open(source) as models:
+        yield from models
