@@ -27,8 +27,8 @@ from lmfilter.ast import (
     ValueType,
 )
 from lmfilter.diagnostics import Diagnostic, Edit, FilterError, Fix, Position, Span, render
-from lmfilter.evaluate import Query, RecordError, compile_query, select
 from lmfilter.emit import compile  # noqa: A004 - the API's name
+from lmfilter.evaluate import Query, RecordError, compile_query, select
 from lmfilter.front import check, format, is_valid, parse  # noqa: A004 - format is the API's name
 from lmfilter.optimize import optimize
 from lmfilter.request import RequestError
@@ -86,10 +86,10 @@ __all__ = [
     "check",
     "compile",
     "compile_query",
-    "optimize",
     "format",
     "get_target",
     "is_valid",
+    "optimize",
     "parse",
     "render",
     "select",

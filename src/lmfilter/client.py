@@ -35,6 +35,8 @@ import httpx
 
 from lmfilter import ast
 from lmfilter.emit import compile as compile_request
+from lmfilter.plan import Plan
+from lmfilter.plan import plan as make_plan
 from lmfilter.request import Datasets, OrderByArg
 from lmfilter.schema import Target, get_target
 from lmfilter.status import ModelStatus
@@ -374,6 +376,25 @@ class _Core:
             page_token=page_token,
         )
 
+    def plan(
+        self,
+        target: Target,
+        filter: str | ast.Expr | None,  # noqa: A002
+        experiment_ids: Iterable[str | int],
+        datasets: Datasets,
+        order_by: OrderByArg,
+        max_results: int | None,
+    ) -> Plan:
+        return make_plan(
+            filter,
+            target=target,
+            experiment_ids=experiment_ids,
+            datasets=datasets,
+            order_by=order_by,
+            max_results=max_results,
+            page_size=self.page_size_for(target, None),
+        )
+
     def page_size_for(self, target: Target, wanted: int | None) -> int:
         size = self.page_size or target.max_results or DEFAULT_PAGE_SIZE
         if target.max_results is not None:
@@ -588,13 +609,26 @@ class Client:
         order_by: OrderByArg = None,
         max_results: int | None = None,
     ) -> Iterator[LoggedModel]:
-        """Every model a search finds, across pages (each at most the target's limit), in its order,
-        until exhausted or ``max_results`` models. A failure mid-way raises; it never ends early silently."""
-        target = self.target
-        first = self._core.search_request(target, filter, experiment_ids, datasets, order_by, None, None)
-        pager = _Pager(first, self._core.page_size_for(target, max_results), max_results)
-        while not pager.done:
-            yield from pager.take(self._send(calls.search(pager.next_request())))
+        """Every model the filter matches in these experiments, in order, until exhausted or
+        ``max_results`` models: exactly what ``lmfilter.select`` gives over all their models. Any filter
+        lmfilter parses is taken; what the server cannot run is planned (``lmfilter.plan``). Pages are at
+        most the target's limit. A failure mid-way raises; it never ends early silently."""
+        searched = self._core.plan(self.target, filter, experiment_ids, datasets, order_by, max_results)
+        return searched.run(
+            lambda body: SearchLoggedModelsResponse.model_validate(self._send(calls.search(body)))
+        )
+
+    def plan(
+        self,
+        filter: str | ast.Expr | None = None,  # noqa: A002
+        *,
+        experiment_ids: Iterable[str | int],
+        datasets: Datasets = None,
+        order_by: OrderByArg = None,
+        max_results: int | None = None,
+    ) -> Plan:
+        """The plan :meth:`search` would run (see :meth:`lmfilter.plan.Plan.explain`)."""
+        return self._core.plan(self.target, filter, experiment_ids, datasets, order_by, max_results)
 
 
 # ---- the async client -----------------------------------------------------------------------------
@@ -748,10 +782,21 @@ class AsyncClient:
         datasets: Datasets = None,
         order_by: OrderByArg = None,
         max_results: int | None = None,
+        concurrency: int = 4,
     ) -> AsyncIterator[LoggedModel]:
+        """See :meth:`Client.search`; the requests of a fan-out run concurrently, at most ``concurrency``
+        at a time."""
         target = await self.target()
-        first = self._core.search_request(target, filter, experiment_ids, datasets, order_by, None, None)
-        pager = _Pager(first, self._core.page_size_for(target, max_results), max_results)
-        while not pager.done:
-            for model in pager.take(await self._send(calls.search(pager.next_request()))):
-                yield model
+        searched = self._core.plan(target, filter, experiment_ids, datasets, order_by, max_results)
+        bound = asyncio.Semaphore(max(1, concurrency))
+
+        async def fill(stream: Any) -> None:
+            async with bound:
+                answer = await self._send(calls.search(stream.next_request()))
+            stream.feed(SearchLoggedModelsResponse.model_validate(answer))
+
+        for step in searched.steps():
+            if isinstance(step, list):
+                await asyncio.gather(*(fill(stream) for stream in step))
+            else:
+                yield step

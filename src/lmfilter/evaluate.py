@@ -339,6 +339,20 @@ class Query:
                 matches.append((row, record.model()))
         return [model for _, model in self.sort(matches)]
 
+    def row(self, model: LoggedModel | Mapping[str, Any], index: int = 0) -> Row:
+        """The row of one model: what the filter and the order read of it."""
+        return self.build_row(Record.of(model, index))
+
+    def matches(self, row: Row) -> bool:
+        return self.predicate(row) is True
+
+    def key(self, row: Row) -> tuple[Any, ...]:
+        """A key that sorts rows in this query's order (nulls last both ways), for merging sorted streams."""
+        return tuple(
+            (row[i] is None, 0 if row[i] is None else (row[i] if ascending else _Descending(row[i])))
+            for i, ascending in self.order
+        )
+
     def sort(self, matches: list[tuple[Row, LoggedModel]]) -> list[tuple[Row, LoggedModel]]:
         # Stable sorts from the last key to the first; nulls go last in both directions.
         for i, ascending in reversed(self.order):
@@ -351,7 +365,24 @@ class Query:
         return matches
 
 
-def _has_metric_condition(tree: ast.Expr) -> bool:
+class _Descending:
+    """Wraps a value so that it sorts in reverse."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Descending) -> bool:
+        return bool(other.value < self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and bool(other.value == self.value)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def has_metric_condition(tree: ast.Expr) -> bool:
     return any(c.field.entity is Entity.METRIC for c in ast.comparisons(tree))
 
 
@@ -365,7 +396,7 @@ def _compile_query(
     layout = _Layout()
     rows = RowFilter(datasets if datasets else None)
     predicate = _compile(tree, _Context(layout, target, rows))
-    if datasets and not _has_metric_condition(tree):
+    if datasets and not has_metric_condition(tree):
         # Without a metric condition, a model needs some metric row on one of the datasets.
         i = layout.index(("any_row", rows))
         predicate = _all([predicate, lambda row: row[i]])
@@ -376,6 +407,8 @@ def _compile_query(
 def _order_slot(key: OrderKey, target: Target, rows: RowFilter) -> Slot:
     if key.kind == "attribute":
         return ("sort_attr", key.name)
+    if key.kind != "metric":
+        return (key.kind, key.name)  # a param's or tag's text
     if target.metric_order == "latest":
         return ("latest", key.name, RowFilter(rows.datasets, key.dataset_name, key.dataset_digest))
     return ("by_time", key.name, RowFilter(None, key.dataset_name, key.dataset_digest))
@@ -387,11 +420,14 @@ def compile_query(
     datasets: Datasets = None,
     order_by: OrderByArg = None,
     target: str | Target = "mlflow",
+    local_order: bool = False,
 ) -> Query:
-    """Compile a filter, ``datasets`` and ``order_by`` for ``target`` (cached by their value)."""
+    """Compile a filter, ``datasets`` and ``order_by`` for ``target`` (cached by their value).
+
+    ``local_order``: also sort by params and tags, which servers cannot (the planner sorts locally)."""
     tree = parse(filter) if isinstance(filter, str) else (filter if filter is not None else ast.MATCH_ALL)
     entries = tuple((d.dataset_name, d.dataset_digest) for d in datasets_of(datasets))
-    return _compile_query(tree, entries, order_keys(order_by), get_target(target))
+    return _compile_query(tree, entries, order_keys(order_by, local=local_order), get_target(target))
 
 
 def select(

@@ -50,14 +50,18 @@ def datasets_of(datasets: Datasets) -> tuple[DatasetFilter, ...]:
 class OrderKey:
     """One resolved sort key: an attribute, or a metric with the dataset its value is taken from."""
 
-    kind: Literal["attribute", "metric"]
+    kind: Literal["attribute", "metric", "param", "tag"]  # params and tags: sorted locally only
     name: str  # canonical attribute name, or the metric key
     ascending: bool
     dataset_name: str | None = None
     dataset_digest: str | None = None
 
+    @property
+    def field_name(self) -> str:
+        return self.name if self.kind == "attribute" else f"{self.kind}s.{self.name}"
+
     def describe(self) -> str:
-        field = f"metrics.{self.name}" if self.kind == "metric" else self.name
+        field = self.field_name
         on = f" on {self.dataset_name}" if self.dataset_name else ""
         on += f"@{self.dataset_digest}" if self.dataset_digest else ""
         return f"{field}{on} {'ASC' if self.ascending else 'DESC'}"
@@ -69,23 +73,25 @@ TIE_BREAKERS = (
 )
 
 
-def order_by_of(order_by: OrderByArg) -> tuple[OrderBy, ...]:
-    """The ``order_by`` entries, validated by the server's rules (as they are sent)."""
+def order_by_of(order_by: OrderByArg, *, local: bool = False) -> tuple[OrderBy, ...]:
+    """The ``order_by`` entries, validated by the server's rules (as they are sent); with ``local``,
+    params and tags are allowed too (lmfilter sorts by them itself)."""
     entries = tuple(_model(OrderBy, entry, f"order_by[{i}]") for i, entry in enumerate(order_by or ()))
     for i, entry in enumerate(entries):
-        _order_key(entry, f"order_by[{i}].field_name")
+        _order_key(entry, f"order_by[{i}].field_name", local)
     return entries
 
 
-def order_keys(order_by: OrderByArg) -> tuple[OrderKey, ...]:
+def order_keys(order_by: OrderByArg, *, local: bool = False) -> tuple[OrderKey, ...]:
     """The sort keys of ``order_by``, then ``creation_timestamp DESC, model_id ASC`` unless present."""
-    keys = [_order_key(entry, f"order_by[{i}].field_name") for i, entry in enumerate(order_by_of(order_by))]
+    entries = order_by_of(order_by, local=local)
+    keys = [_order_key(entry, f"order_by[{i}].field_name", local) for i, entry in enumerate(entries)]
     present = {k.name for k in keys if k.kind == "attribute"}
     keys.extend(k for k in TIE_BREAKERS if k.name not in present)
     return tuple(keys)
 
 
-def _order_key(entry: OrderBy, where: str) -> OrderKey:
+def _order_key(entry: OrderBy, where: str, local: bool = False) -> OrderKey:
     field = entry.field_name
     if "." not in field:
         attr: Attribute | None = attribute(field)
@@ -93,6 +99,8 @@ def _order_key(entry: OrderBy, where: str) -> OrderKey:
             raise RequestError(where, f"invalid order by field name {field!r} (the server answers 400)")
         return OrderKey("attribute", attr.name, entry.ascending)
     entity, key = field.split(".", 1)
+    if local and entity in ("params", "tags"):
+        return OrderKey("param" if entity == "params" else "tag", key.strip("`"), entry.ascending)
     if entity != "metrics":
         raise RequestError(
             where, f"cannot order by {field!r}: only attributes and metrics (the server answers 400)"

@@ -1,0 +1,365 @@
+"""The query planner: run any lmfilter filter against servers that only AND simple comparisons.
+
+:func:`plan` optimizes the tree for the target, then lowers it to server requests whose answers hold every
+model the filter matches (a superset), and checks the whole filter locally on what comes back, with the
+same semantics as the server (``lmfilter.select``). So the result is exact whatever the split.
+
+- **One request**: the conjuncts the server runs natively go in its filter; the rest (OR, NOT, IS NULL,
+  numeric params, status where the server lacks it, ...) is the *residual*, checked locally.
+- **Fan-out**: an OR becomes one request per DNF term, when the cost model says fetching the terms' narrow
+  results beats one broad request, within a cap on requests. Every request is sorted by the same total order
+  (``order_by``, then ``creation_timestamp DESC, model_id ASC``), so a lazy k-way merge with dedupe by
+  ``model_id`` gives the global order and stops at ``max_results``.
+- **Local order**: an order the servers cannot give (params, tags; or metric values whose dataset filter
+  could not be sent) is sorted locally after fetching.
+- A contradiction (``name = 'x' AND name = 'y'``) plans no request at all.
+
+``datasets`` need care: a server applies "a model needs some metric row on the datasets" when its filter has
+no metric condition, and MLflow matches nothing for an entry without a digest (SPEC §3); the planner only
+sends ``datasets`` where the server reads them as the whole filter would.
+
+>>> p = plan("params.a = 'x' OR tags.t = 'y'", target="mlflow", experiment_ids=["1"])
+>>> [r.body.filter for r in p.requests]
+["params.a = 'x'", "tags.t = 'y'"]
+>>> plan("name = 'x' AND name = 'y'", experiment_ids=["1"]).requests
+()
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lmfilter import ast
+from lmfilter.ast import Op
+from lmfilter.emit import compile as compile_request
+from lmfilter.evaluate import Query, compile_query, has_metric_condition
+from lmfilter.front import parse
+from lmfilter.native import is_native, unsupported
+from lmfilter.optimize import MATCH_NONE, optimize, to_dnf
+from lmfilter.printer import to_text
+from lmfilter.request import Datasets, OrderByArg, datasets_of, order_keys
+from lmfilter.schema import Target, get_target
+from lmfilter.wire import DatasetFilter, LoggedModel, SearchLoggedModelsRequest, SearchLoggedModelsResponse
+
+MAX_REQUESTS = 8
+"""The most requests one plan fans out to."""
+
+REQUEST_COST = 0.02
+"""What one more request costs, as a share of fetching every model of the experiments."""
+
+Fetch = Callable[[SearchLoggedModelsRequest], SearchLoggedModelsResponse]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One server request of a plan: its body (without paging) and the native part it sends."""
+
+    body: SearchLoggedModelsRequest
+    native: ast.Expr
+    estimate: float  # the share of the experiments' models it is expected to return
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Server requests plus a local check of the whole filter; :meth:`run` executes it."""
+
+    target: Target
+    tree: ast.Expr
+    requests: tuple[Request, ...]
+    residual: ast.Expr
+    query: Query
+    local_order: bool
+    max_results: int | None
+    page_size: int
+    reasons: tuple[str, ...] = field(default=())
+
+    def explain(self) -> str:
+        """The plan in words: each request, what is checked locally, and why."""
+        lines = [f"plan for {self.target.title}: {_count(len(self.requests), 'request')}"]
+        if not self.requests:
+            lines.append("  no request: the filter matches no model")
+        for i, request in enumerate(self.requests, 1):
+            body = request.body
+            sent = body.filter if body.filter else "(no filter: every model)"
+            lines.append(f"  request {i}: {sent}")
+            if body.datasets:
+                listed = ", ".join(f"{d.dataset_name}@{d.dataset_digest}" for d in body.datasets)
+                lines.append(f"    datasets: {listed}")
+            if body.order_by:
+                order = ", ".join(f"{o.field_name} {'ASC' if o.ascending else 'DESC'}" for o in body.order_by)
+                lines.append(f"    order by: {order}")
+            lines.append(f"    expected share of the experiments' models: {request.estimate:.2f}")
+        residual = to_text(self.residual) if self.residual != ast.MATCH_ALL else "nothing"
+        lines.append(f"  checked locally: {residual}")
+        how = "sorted locally after fetching" if self.local_order else "merged as the server orders them"
+        if self.requests:
+            lines.append(f"  order: {how}")
+        if self.max_results is not None:
+            lines.append(f"  stops after {_count(self.max_results, 'model')}")
+        lines.extend(f"  why: {reason}" for reason in self.reasons)
+        return "\n".join(lines)
+
+    def steps(self) -> Generator[list[_Stream] | LoggedModel, None, None]:
+        """The plan without I/O: yields the streams that need their next page (the caller feeds each
+        with :meth:`_Stream.feed`), or the next model of the result."""
+        streams = [_Stream(r.body, self.page_size, self.query) for r in self.requests]
+        if self.local_order:
+            yield from self._sorted(streams)
+        else:
+            yield from self._merged(streams)
+
+    def run(self, fetch: Fetch) -> Iterator[LoggedModel]:
+        """Execute with ``fetch`` (one search page per call), lazily."""
+        for step in self.steps():
+            if isinstance(step, list):
+                for stream in step:
+                    stream.feed(fetch(stream.next_request()))
+            else:
+                yield step
+
+    def _merged(self, streams: list[_Stream]) -> Generator[list[_Stream] | LoggedModel, None, None]:
+        emitted, last = 0, None
+        while self.max_results is None or emitted < self.max_results:
+            hungry = [s for s in streams if s.hungry]
+            if hungry:
+                yield hungry
+                continue
+            live = [s for s in streams if s.buffer]
+            if not live:
+                return
+            _, row, model = min(live, key=lambda s: s.buffer[0][0]).pop()
+            if model.model_id == last:
+                continue  # the same model from another request: equal keys, so it comes right after
+            last = model.model_id
+            if self.query.matches(row):
+                emitted += 1
+                yield model
+
+    def _sorted(self, streams: list[_Stream]) -> Generator[list[_Stream] | LoggedModel, None, None]:
+        found: dict[str, tuple[list[Any], LoggedModel]] = {}
+        while True:
+            hungry = [s for s in streams if s.hungry]
+            if hungry:
+                yield hungry
+                continue
+            live = [s for s in streams if s.buffer]
+            if not live:
+                break
+            for stream in live:
+                while stream.buffer:
+                    _, row, model = stream.pop()
+                    if model.model_id not in found and self.query.matches(row):
+                        found[model.model_id] = (row, model)
+        ordered = self.query.sort(list(found.values()))
+        yield from (model for _, model in ordered[: self.max_results])
+
+
+class _Stream:
+    """The pages of one request, buffered, each model with its row and sort key."""
+
+    def __init__(self, body: SearchLoggedModelsRequest, page_size: int, query: Query) -> None:
+        self.request = body.model_copy(update={"max_results": page_size})
+        self.query = query
+        self.buffer: list[tuple[tuple[Any, ...], list[Any], LoggedModel]] = []
+        self.exhausted = False
+        self.started = False
+
+    @property
+    def hungry(self) -> bool:
+        return not self.buffer and not self.exhausted
+
+    def next_request(self) -> SearchLoggedModelsRequest:
+        return self.request
+
+    def feed(self, page: SearchLoggedModelsResponse) -> None:
+        self.started = True
+        for model in page.models:
+            row = self.query.row(model)
+            self.buffer.append((self.query.key(row), row, model))
+        token = page.next_page_token
+        if not token or (not page.models and token == self.request.page_token):
+            self.exhausted = True
+        else:
+            self.request = self.request.model_copy(update={"page_token": token})
+
+    def pop(self) -> tuple[tuple[Any, ...], list[Any], LoggedModel]:
+        return self.buffer.pop(0)
+
+
+# ---- planning ---------------------------------------------------------------------------------------
+
+
+def plan(
+    filter: str | ast.Expr | None = None,  # noqa: A002 - the API's word
+    *,
+    target: str | Target = "mlflow",
+    experiment_ids: Iterable[str | int],
+    datasets: Datasets = None,
+    order_by: OrderByArg = None,
+    max_results: int | None = None,
+    page_size: int | None = None,
+) -> Plan:
+    """Plan a search: server requests for ``target`` and a local check, giving exactly ``select``'s
+    answer over all the models of ``experiment_ids``."""
+    profile = get_target(target)
+    tree = parse(filter) if isinstance(filter, str) else (filter if filter is not None else ast.MATCH_ALL)
+    ids = [str(i) for i in experiment_ids]
+    entries = datasets_of(datasets)
+    keys = order_keys(order_by, local=True)
+    query = compile_query(tree, datasets=entries, order_by=order_by, target=profile, local_order=True)
+    optimized = optimize(tree, profile)
+    size = page_size or profile.max_results or 100
+    if profile.max_results is not None:
+        size = min(size, profile.max_results)
+    if max_results is not None and (isinstance(max_results, bool) or max_results < 0):
+        raise ValueError(f"max_results must be a whole number of at least 0, not {max_results!r}")
+    if optimized == MATCH_NONE or max_results == 0:
+        reason = "the filter is a contradiction" if optimized == MATCH_NONE else "max_results is 0"
+        return Plan(profile, optimized, (), MATCH_NONE, query, False, max_results, size, (reason,))
+
+    planner = _Planner(profile, ids, entries, has_metric_condition(tree))
+    single, single_reasons = planner.single(optimized)
+    fanned = planner.fan_out(optimized)
+    reasons = list(single_reasons)
+    chosen = single
+    if fanned is not None:
+        terms, fan_reasons = fanned
+        cost_single = REQUEST_COST + single[0].estimate
+        cost_fan = sum(REQUEST_COST + r.estimate for r in terms)
+        if cost_fan < cost_single:
+            chosen = terms
+            reasons = [
+                *fan_reasons,
+                f"fan-out costs {cost_fan:.2f} against {cost_single:.2f} for one request",
+            ]
+        else:
+            reasons.append(f"one request costs {cost_single:.2f} against {cost_fan:.2f} for a fan-out")
+    server_sortable = all(k.kind in ("attribute", "metric") for k in keys)
+    datasets_sent = all(tuple(r.body.datasets or ()) == entries for r in chosen)
+    metric_keys = any(k.kind == "metric" for k in keys)
+    local_order = not server_sortable or (
+        metric_keys and not datasets_sent and profile.metric_order == "latest"
+    )
+    if local_order:
+        reasons.append("the order needs values the servers cannot sort by as asked: sorted locally")
+    sent_order = None if local_order else order_by
+    requests = tuple(
+        Request(
+            compile_request(
+                r.native, target=profile, experiment_ids=ids, datasets=r.body.datasets, order_by=sent_order
+            ),
+            r.native,
+            r.estimate,
+        )
+        for r in chosen
+    )
+    residual = _residual(optimized, requests)
+    return Plan(profile, optimized, requests, residual, query, local_order, max_results, size, tuple(reasons))
+
+
+@dataclass
+class _Planner:
+    target: Target
+    experiment_ids: list[str]
+    datasets: tuple[DatasetFilter, ...]
+    filter_has_metrics: bool
+
+    def single(self, tree: ast.Expr) -> tuple[tuple[Request, ...], list[str]]:
+        conjuncts = tree.items if isinstance(tree, ast.And) else (tree,)
+        request, reasons = self.request(conjuncts)
+        return (request,), reasons
+
+    def fan_out(self, tree: ast.Expr) -> tuple[tuple[Request, ...], list[str]] | None:
+        if not isinstance(tree, ast.Or) and not (
+            isinstance(tree, ast.And) and any(isinstance(i, ast.Or) for i in tree.items)
+        ):
+            return None
+        terms = to_dnf(tree, max_terms=MAX_REQUESTS)
+        if terms is None or len(terms) < 2:
+            return None
+        requests = []
+        for term in terms:
+            request, _ = self.request(term)
+            if request.native == ast.MATCH_ALL:
+                return None  # a term the server cannot narrow: fetching everything once is cheaper
+            requests.append(request)
+        return tuple(requests), [f"OR: one request per DNF term ({len(terms)} terms)"]
+
+    def request(self, conjuncts: Sequence[ast.Expr]) -> tuple[Request, list[str]]:
+        """The request for an AND of ``conjuncts``: the native ones, with datasets where they are safe."""
+        reasons = []
+        sendable = bool(self.datasets) and (
+            self.target.kind != "mlflow" or all(d.dataset_digest for d in self.datasets)
+        )
+        native = [c for c in conjuncts if is_native(c, self.target, status_numbers=True)]
+        if self.datasets and not sendable:
+            # MLflow matches nothing for a datasets entry without a digest: keep metrics local.
+            native = [c for c in native if not has_metric_condition(c)]
+            reasons.append("a datasets entry has no digest (MLflow would match nothing): checked locally")
+        native_metrics = any(has_metric_condition(c) for c in native)
+        # With no metric condition, a server asks for some metric row on the datasets; that is right only
+        # when the whole filter has none either.
+        send_datasets = sendable and (native_metrics or not self.filter_has_metrics)
+        local = [c for c in conjuncts if c not in native]
+        if local:
+            reasons.append("not native for the target: " + "; ".join(_why(c, self.target) for c in local))
+        tree = ast.And(tuple(native)) if len(native) != 1 else native[0]
+        body = SearchLoggedModelsRequest(
+            experiment_ids=tuple(self.experiment_ids),
+            datasets=self.datasets if send_datasets else None,
+        )
+        return Request(body, tree, _selectivity(native)), reasons
+
+
+def _why(node: ast.Expr, target: Target) -> str:
+    gaps = list(unsupported(node, target, status_numbers=True))
+    return f"{to_text(node)} ({', '.join(dict.fromkeys(g.what for g in gaps)) or 'metrics without datasets'})"
+
+
+def _residual(tree: ast.Expr, requests: tuple[Request, ...]) -> ast.Expr:
+    """What the servers do not check: for one request, the conjuncts it leaves; for a fan-out, the rest of
+    each term (shown as the whole filter, which is what the local check runs)."""
+    if len(requests) != 1:
+        return tree
+    sent = requests[0].native
+    sent_items = set(sent.items) if isinstance(sent, ast.And) else {sent}
+    items = tree.items if isinstance(tree, ast.And) else (tree,)
+    left = tuple(i for i in items if i not in sent_items)
+    return left[0] if len(left) == 1 else ast.And(left)
+
+
+def _selectivity(conjuncts: Sequence[ast.Expr]) -> float:
+    """A rough share of models a conjunction keeps: no statistics, just the shape of each condition."""
+    share = 1.0
+    for c in conjuncts:
+        share *= _condition_share(c)
+    return share
+
+
+def _condition_share(node: ast.Expr) -> float:
+    match node:
+        case ast.Compare(_, Op.EQ, _):
+            return 0.1
+        case ast.Compare(_, Op.NE, _):
+            return 0.9
+        case ast.Compare():
+            return 0.35
+        case ast.In(_, values, negated=False):
+            return min(0.6, 0.1 * max(1, len(values)))
+        case ast.In():
+            return 0.9
+        case ast.Like(_, ast.String(pattern), negated=False):
+            return 1.0 if pattern.strip("%") == "" else 0.25
+        case ast.And(items):
+            return math.prod(_condition_share(i) for i in items)
+    return 0.5
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+__all__ = ["MAX_REQUESTS", "Plan", "Request", "plan"]
