@@ -92,8 +92,9 @@ class Plan:
                 order = ", ".join(f"{o.field_name} {'ASC' if o.ascending else 'DESC'}" for o in body.order_by)
                 lines.append(f"    order by: {order}")
             lines.append(f"    expected share of the experiments' models: {request.estimate:.2f}")
-        residual = to_text(self.residual) if self.residual != ast.MATCH_ALL else "nothing"
-        lines.append(f"  checked locally: {residual}")
+        if self.requests:
+            residual = to_text(self.residual) if self.residual != ast.MATCH_ALL else "nothing more"
+            lines.append(f"  checked locally: {residual}")
         how = "sorted locally after fetching" if self.local_order else "merged as the server orders them"
         if self.requests:
             lines.append(f"  order: {how}")

@@ -35,6 +35,8 @@ class _Bound:
 
 def fold_ranges(tree: ast.Expr, facts: Facts) -> ast.Expr:
     node = rebuild_outside_not(tree, lambda child: fold_ranges(child, facts))
+    if isinstance(node, ast.Between) and _bounds(node) and facts.single_valued(node.field):
+        node = ast.And((node,), span=node.span)  # a BETWEEN alone becomes its two bounds
     if not isinstance(node, ast.And):
         return node
     groups: dict[ast.Field, list[int]] = {}
