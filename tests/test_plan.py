@@ -92,7 +92,7 @@ def test_plan_runs_on_a_cache_like_select() -> None:
         for i, (n, v) in enumerate([("x", "1"), ("y", "2"), ("x", "3"), ("z", "1")])
     ]
 
-    def answer(body: lmfilter.SearchLoggedModelsRequest) -> lmfilter.wire.SearchLoggedModelsResponse:
+    def answer(body: lmfilter.wire.SearchLoggedModelsRequest) -> lmfilter.wire.SearchLoggedModelsResponse:
         found = lmfilter.select(models, body.filter or "", order_by=body.order_by)
         start = int(body.page_token or 0)
         page = found[start : start + 1]
