@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import shutil
 import sys
 import time
@@ -26,12 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from lmfilter import ast, front
+from lmfilter import ast, emit, front
 from lmfilter.cache import CacheError, ModelFile
+from lmfilter.client import Client, LoggedModelsError
 from lmfilter.diagnostics import Diagnostic, FilterError, has_errors, render
-from lmfilter.evaluate import RowFilter, compile_query
+from lmfilter.evaluate import RowFilter, compile_query, latest_row, latest_row_by_time
+from lmfilter.plan import plan as make_plan
 from lmfilter.printer import field_text
-from lmfilter.records import MetricRow, Record, RecordError
+from lmfilter.records import Record, RecordError
 from lmfilter.request import OrderKey, RequestError, datasets_of, order_keys
 from lmfilter.schema import TARGETS, Target, get_target
 from lmfilter.status import ModelStatus
@@ -114,7 +117,248 @@ def _parser() -> argparse.ArgumentParser:
         help="model ids one a line (default), the models as a JSON array, or a table of the fields used",
     )
     eval_cmd.set_defaults(run=_run_eval)
+    _add_server_commands(commands)
     return parser
+
+
+# ---- compile, explain, search, models ------------------------------------------------------------
+
+
+def _search_options(cmd: argparse.ArgumentParser, *, target_default: str | None = "mlflow") -> None:
+    cmd.add_argument(
+        "--experiment-id", action="append", required=True, metavar="ID", help="repeat for several"
+    )
+    cmd.add_argument("--datasets", metavar="JSON", help="the search's datasets, as JSON or @FILE")
+    cmd.add_argument("--order-by", metavar="JSON", help="the search's order_by, as JSON or @FILE")
+    cmd.add_argument("--max-results", type=int, metavar="N", help="at most N models")
+    cmd.add_argument(
+        "--target",
+        default=target_default,
+        choices=sorted(TARGETS),
+        help="the server's kind"
+        + (f" (default: {target_default})" if target_default else " (default: ask it)"),
+    )
+
+
+def _server_options(cmd: argparse.ArgumentParser) -> None:
+    where = cmd.add_mutually_exclusive_group(required=True)
+    where.add_argument("--server", metavar="URL", help="an MLflow tracking server")
+    where.add_argument(
+        "--deployment-name", metavar="NAME", help="a Databricks workspace (NAME.cloud.databricks.com)"
+    )
+    cmd.add_argument(
+        "--token", help="bearer token (default: $MLFLOW_TRACKING_TOKEN, or $DATABRICKS_TOKEN for Databricks)"
+    )
+
+
+def _add_server_commands(commands: Any) -> None:
+    compile_cmd = commands.add_parser("compile", help="print the search request body for a native filter")
+    compile_cmd.add_argument("filter", metavar="FILTER")
+    _search_options(compile_cmd)
+    compile_cmd.set_defaults(run=_run_compile)
+
+    explain_cmd = commands.add_parser(
+        "explain", help="show how a filter would be run: requests and local check"
+    )
+    explain_cmd.add_argument("filter", metavar="FILTER")
+    _search_options(explain_cmd)
+    explain_cmd.set_defaults(run=_run_explain)
+
+    search_cmd = commands.add_parser("search", help="search a server with any filter (planned as needed)")
+    search_cmd.add_argument("filter", metavar="FILTER")
+    _search_options(search_cmd, target_default=None)
+    _server_options(search_cmd)
+    search_cmd.add_argument("--format", choices=("ids", "json", "table"), default="ids")
+    search_cmd.set_defaults(run=_run_search)
+
+    models_cmd = commands.add_parser("models", help="the other logged-model operations")
+    ops = models_cmd.add_subparsers(dest="operation", required=True, metavar="OPERATION")
+    for name, helptext in (
+        ("get", "print a model"),
+        ("delete", "delete a model"),
+        ("finalize", "set a model's final status"),
+        ("log-params", "log params (KEY=VALUE ...)"),
+        ("set-tags", "set tags (KEY=VALUE ...)"),
+        ("delete-tag", "delete a tag"),
+    ):
+        op = ops.add_parser(name, help=helptext)
+        op.add_argument("model_id", metavar="MODEL_ID")
+        _server_options(op)
+        op.set_defaults(run=_run_models)
+    ops.choices["get"].add_argument("--allow-deleted", action="store_true")
+    ops.choices["finalize"].add_argument("--status", required=True, choices=("READY", "FAILED"))
+    for name in ("log-params", "set-tags"):
+        ops.choices[name].add_argument("pairs", nargs="+", metavar="KEY=VALUE")
+    ops.choices["delete-tag"].add_argument("key", metavar="KEY")
+    create = ops.add_parser("create", help="create a model")
+    create.add_argument("--experiment-id", required=True, metavar="ID")
+    create.add_argument("--name")
+    create.add_argument("--model-type")
+    create.add_argument("--source-run-id")
+    create.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    create.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    _server_options(create)
+    create.set_defaults(run=_run_models)
+
+
+def _search_inputs(args: argparse.Namespace) -> tuple[list[Any] | None, list[Any] | None]:
+    return _json_list(args.datasets, "--datasets"), _json_list(args.order_by, "--order-by")
+
+
+def _run_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        datasets, order_by = _search_inputs(args)
+        body = emit.compile(
+            args.filter,
+            target=args.target,
+            experiment_ids=args.experiment_id,
+            datasets=datasets,
+            order_by=order_by,
+            max_results=args.max_results,
+        )
+    except FilterError as error:
+        err.write(str(error) + "\n")
+        if any(d.code.startswith("LMF3") for d in error.diagnostics):
+            err.write(
+                "lmfilter compile: not native for the target; `lmfilter explain` shows how it is planned\n"
+            )
+        return EXIT_ERRORS
+    except (_OptionError, RequestError) as error:
+        err.write(f"lmfilter compile: {error}\n")
+        return EXIT_ERRORS
+    json.dump(body.to_json(), out, indent=2, ensure_ascii=False)
+    out.write("\n")
+    return EXIT_OK
+
+
+def _run_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        datasets, order_by = _search_inputs(args)
+        planned = make_plan(
+            args.filter,
+            target=args.target,
+            experiment_ids=args.experiment_id,
+            datasets=datasets,
+            order_by=order_by,
+            max_results=args.max_results,
+        )
+    except FilterError as error:
+        err.write(str(error) + "\n")
+        return EXIT_ERRORS
+    except (_OptionError, RequestError, ValueError) as error:
+        err.write(f"lmfilter explain: {error}\n")
+        return EXIT_ERRORS
+    out.write(planned.explain() + "\n")
+    return EXIT_OK
+
+
+def _client(args: argparse.Namespace) -> Client:
+    target = getattr(args, "target", None)
+    if args.deployment_name:
+        return Client.for_databricks(
+            args.deployment_name, args.token, **({"target": target} if target else {})
+        )
+    token = args.token or os.environ.get("MLFLOW_TRACKING_TOKEN")
+    return Client(args.server, token, target=target)
+
+
+def _run_search(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        datasets, order_by = _search_inputs(args)
+        with _client(args) as client:
+            found = client.search(
+                args.filter,
+                experiment_ids=args.experiment_id,
+                datasets=datasets,
+                order_by=order_by,
+                max_results=args.max_results,
+            )
+            models = []
+            counter = _Counter(err)
+            for model in found:
+                models.append(model)
+                counter.tick(len(models))
+                if args.format == "ids":
+                    out.write(f"{model.model_id}\n")
+            counter.done()
+            target = client.target
+    except FilterError as error:
+        err.write(str(error) + "\n")
+        return EXIT_ERRORS
+    except (_OptionError, RequestError, LoggedModelsError, ValueError) as error:
+        err.write(f"lmfilter search: {error}\n")
+        return EXIT_ERRORS
+    if args.format == "json":
+        json.dump([m.to_json() for m in models], out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    elif args.format == "table":
+        out.write(_table(models, _columns(front.parse(args.filter), datasets, order_by, target)))
+        out.write(f"{len(models)} model{'s' if len(models) != 1 else ''}\n")
+    return EXIT_OK
+
+
+def _pairs(items: Sequence[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _OptionError(f"{option}: expected KEY=VALUE, not {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _run_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        with _client(args) as client:
+            model: LoggedModel | None = None
+            match args.operation:
+                case "get":
+                    model = client.get(args.model_id, allow_deleted=args.allow_deleted)
+                case "create":
+                    model = client.create(
+                        args.experiment_id,
+                        name=args.name,
+                        model_type=args.model_type,
+                        source_run_id=args.source_run_id,
+                        params=_pairs(args.param, "--param"),
+                        tags=_pairs(args.tag, "--tag"),
+                    )
+                case "delete":
+                    client.delete(args.model_id)
+                case "finalize":
+                    model = client.finalize(args.model_id, args.status)
+                case "log-params":
+                    client.log_params(args.model_id, _pairs(args.pairs, "log-params"))
+                case "set-tags":
+                    client.set_tags(args.model_id, _pairs(args.pairs, "set-tags"))
+                case "delete-tag":
+                    client.delete_tag(args.model_id, args.key)
+    except (_OptionError, LoggedModelsError, ValueError) as error:
+        err.write(f"lmfilter models {args.operation}: {error}\n")
+        return EXIT_ERRORS
+    if model is not None:
+        json.dump(model.to_json(), out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    return EXIT_OK
+
+
+class _Counter:
+    """A count of models found, on a terminal's stderr, for long searches."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err, self.live, self.last = err, err.isatty(), 0.0
+
+    def tick(self, count: int) -> None:
+        now = time.monotonic()
+        if self.live and now - self.last > 0.1:
+            self.err.write(f"\r{count:,} models found...")
+            self.err.flush()
+            self.last = now
+
+    def done(self) -> None:
+        if self.live and self.last:
+            self.err.write("\r\033[K")
+            self.err.flush()
 
 
 def _filters(arg: str, stdin: TextIO | None = None) -> Iterator[tuple[str, int | None]]:
@@ -313,19 +557,10 @@ def _metric_column(key: str, rows: RowFilter, *, by_time: bool = False) -> _Colu
         passing = [m for m in record.metric_rows((key,)).get(key, ()) if rows.passes(m)]
         if not passing:
             return None
-        return (_latest_by_time if by_time else _latest)(passing).value
+        row = (latest_row_by_time if by_time else latest_row)(passing)
+        return None if row is None else row.value
 
     return _Column(header, cell, numeric=True)
-
-
-def _latest(rows: Sequence[MetricRow]) -> MetricRow:
-    """The row MLflow 3.18 compares and sorts by: the greatest by (step, timestamp, value)."""
-    return max(rows, key=lambda m: (m.step, m.timestamp, m.value))
-
-
-def _latest_by_time(rows: Sequence[MetricRow]) -> MetricRow:
-    """The row MLflow 3.17 sorts by: the latest by timestamp, then step, then the smallest run id."""
-    return min(rows, key=lambda m: (-m.timestamp, -m.step, m.run_id or ""))
 
 
 def _field_cell(field: ast.Field) -> Callable[[LoggedModel, Record], Any]:

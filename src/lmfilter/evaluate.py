@@ -50,7 +50,7 @@ Verdict = bool | None
 Row = list[Any]
 Predicate = Callable[[Row], Verdict]
 
-__all__ = ["Query", "RecordError", "RowFilter", "compile_query", "select"]
+__all__ = ["Query", "RecordError", "RowFilter", "compile_query", "latest_row", "latest_row_by_time", "select"]
 
 _NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*\Z")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -257,15 +257,23 @@ def _as_number(text: str | None) -> float | None:
     return float(text) if text is not None and _NUMERIC_TEXT.match(text) else None
 
 
+def latest_row(rows: Iterable[MetricRow]) -> MetricRow | None:
+    """The row MLflow 3.18 compares and sorts by: the greatest by (step, timestamp, value)."""
+    return max(rows, key=lambda m: (m.step, m.timestamp, m.value), default=None)
+
+
+def latest_row_by_time(rows: Iterable[MetricRow]) -> MetricRow | None:
+    """The row MLflow 3.17 sorts by: the greatest timestamp, then step, then the smallest run id."""
+    return min(rows, key=lambda m: (-m.timestamp, -m.step, m.run_id or ""), default=None)
+
+
 def _latest(rows: list[MetricRow]) -> float | None:
-    """The value of the greatest row by (step, timestamp, value)."""
-    best = max(rows, key=lambda m: (m.step, m.timestamp, m.value), default=None)
+    best = latest_row(rows)
     return None if best is None else best.value
 
 
 def _latest_by_time(rows: list[MetricRow]) -> float | None:
-    """The value of the row with the greatest timestamp, then step, then the smallest run id."""
-    best = min(rows, key=lambda m: (-m.timestamp, -m.step, m.run_id or ""), default=None)
+    best = latest_row_by_time(rows)
     return None if best is None else best.value
 
 
