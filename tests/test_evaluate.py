@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -326,3 +327,15 @@ def test_compiled_queries_are_cached() -> None:
 def test_bad_filter_raises_filter_error() -> None:
     with pytest.raises(lmfilter.FilterError):
         select(MODELS, "nmae = 'a'")
+
+
+def test_models_round_trip_to_json_even_with_nan_and_infinity() -> None:
+    record = model("n", metrics=[{"key": "a", "value": float("nan")}, {"key": "b", "value": float("-inf")}])
+    parsed = LoggedModel.model_validate(record)
+    dumped = parsed.to_json()
+    text = json.dumps(dumped, allow_nan=False)  # valid JSON: no bare NaN
+    assert '"NaN"' in text
+    assert '"-Infinity"' in text
+    again = LoggedModel.model_validate(json.loads(text))
+    assert again.to_json() == dumped
+    assert again.info == parsed.info

@@ -17,6 +17,7 @@ This module uses no other stage of lmfilter (only the status enum, shared with t
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Any
 
@@ -64,7 +65,9 @@ def named_float(value: Any) -> Any:
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, allow_inf_nan=True)
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, populate_by_name=True, allow_inf_nan=True, ser_json_inf_nan="strings"
+    )
 
 
 class KeyValue(_Wire):
@@ -130,8 +133,10 @@ class LoggedModel(_Wire):
         return self.info.model_id
 
     def to_json(self) -> dict[str, Any]:
-        """The API's JSON for this model (None fields left out, status by wire name)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The API's JSON for this model (None fields left out, status by wire name; a NaN or infinite
+        metric value as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, which JSON can carry)."""
+        data: dict[str, Any] = json.loads(self.model_dump_json(exclude_none=True))
+        return data
 
 
 class DatasetFilter(_Wire):
