@@ -26,11 +26,13 @@ from lmfilter.ast import (
     String,
     ValueType,
 )
+from lmfilter.client import AsyncClient, Client
 from lmfilter.diagnostics import Diagnostic, Edit, FilterError, Fix, Position, Span, render
 from lmfilter.emit import compile  # noqa: A004 - the API's name
 from lmfilter.evaluate import Query, RecordError, compile_query, select
 from lmfilter.front import check, format, is_valid, parse  # noqa: A004 - format is the API's name
 from lmfilter.optimize import optimize
+from lmfilter.plan import Plan, plan
 from lmfilter.request import RequestError
 from lmfilter.schema import TARGETS, Target, UnknownTargetError, get_target
 from lmfilter.status import ModelStatus
@@ -49,7 +51,9 @@ __version__ = "0.1.0"
 __all__ = [
     "TARGETS",
     "And",
+    "AsyncClient",
     "Between",
+    "Client",
     "Compare",
     "DatasetFilter",
     "Diagnostic",
@@ -73,6 +77,7 @@ __all__ = [
     "Op",
     "Or",
     "OrderBy",
+    "Plan",
     "Position",
     "Query",
     "RecordError",
@@ -91,6 +96,7 @@ __all__ = [
     "is_valid",
     "optimize",
     "parse",
+    "plan",
     "render",
     "select",
 ]
