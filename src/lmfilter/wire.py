@@ -81,7 +81,7 @@ class Metric(_Wire):
     """One logged value of a model metric, with its step, time, dataset and run."""
 
     key: str
-    value: Annotated[float, BeforeValidator(named_float)] = 0.0
+    value: float = 0.0  # pydantic reads "NaN", "Infinity" and "-Infinity" too
     timestamp: int = 0
     step: int = 0
     dataset_name: str | None = None

@@ -39,6 +39,8 @@ def fold_ranges(tree: ast.Expr, facts: Facts) -> ast.Expr:
         node = ast.And((node,), span=node.span)  # a BETWEEN alone becomes its two bounds
     if not isinstance(node, ast.And):
         return node
+    if any(isinstance(item, ast.And) for item in node.items):  # a BETWEEN below became an AND of bounds
+        node = ast.And(tuple(x for i in node.items for x in (i.items if isinstance(i, ast.And) else (i,))))
     groups: dict[ast.Field, list[int]] = {}
     for i, item in enumerate(node.items):
         if _bounds(item):
