@@ -117,6 +117,7 @@ _BY_STATUS: dict[int, type[LoggedModelsError]] = {
     403: AuthenticationError,
     404: NotFoundError,
     429: RateLimitedError,
+    503: RateLimitedError,  # only ever raised once retrying it ran out of time
 }
 
 
@@ -185,7 +186,8 @@ class calls:  # noqa: N801 - a namespace of call builders
 
     @staticmethod
     def delete_tag(model_id: str, key: str) -> Call:
-        return Call("DELETE", f"logged-models/{_segment(model_id)}/tags/{_segment(key)}")
+        # Not idempotent on MLflow: a second DELETE of the same tag is a 404, so do not resend once sent.
+        return Call("DELETE", f"logged-models/{_segment(model_id)}/tags/{_segment(key)}", idempotent=False)
 
     @staticmethod
     def finalize(model_id: str, status: str | ModelStatus) -> Call:
@@ -356,6 +358,18 @@ class _Core:
     def url(self, call: Call) -> str:
         return f"{self.base_url}{API}{call.path}"
 
+    @property
+    def version_url(self) -> str:
+        return f"{self.base_url}/version"
+
+    def target_of(self, response: httpx.Response) -> Target:
+        """The profile for what ``GET /version`` answered (an MLflow release; newest semantics if none)."""
+        return get_target(_version_target(response.text if response.is_success else ""))
+
+    def unreachable(self, error: httpx.TransportError) -> TransportError:
+        # Not guessed and kept: a wrong guess (3.18 for a 3.17 server) would silently change results.
+        return TransportError(f"no answer to GET /version: {error}", method="GET", url=self.version_url)
+
     def search_request(
         self,
         target: Target,
@@ -402,30 +416,6 @@ class _Core:
         return max(1, min(size, wanted)) if wanted is not None else size
 
 
-class _Pager:
-    """Pages of one search: the next request, and what each answer adds (shared by both clients)."""
-
-    def __init__(self, first: SearchLoggedModelsRequest, size: int, max_results: int | None) -> None:
-        self.request, self.size, self.left = first, size, max_results
-        self.done = max_results == 0
-
-    def next_request(self) -> SearchLoggedModelsRequest:
-        size = self.size if self.left is None else min(self.size, self.left)
-        return self.request.model_copy(update={"max_results": size})
-
-    def take(self, answer: JSON) -> tuple[LoggedModel, ...]:
-        page = SearchLoggedModelsResponse.model_validate(answer)
-        models = page.models if self.left is None else page.models[: self.left]
-        if self.left is not None:
-            self.left -= len(models)
-        token = page.next_page_token
-        if not token or self.left == 0 or (not page.models and token == self.request.page_token):
-            self.done = True
-        else:
-            self.request = self.request.model_copy(update={"page_token": token})
-        return models
-
-
 def _auth_headers(
     token: str | None, basic: tuple[str, str] | None
 ) -> tuple[dict[str, str], httpx.Auth | None]:
@@ -447,12 +437,8 @@ def _databricks_host(deployment_name: str | None, host: str | None) -> str:
 # ---- the sync client ------------------------------------------------------------------------------
 
 
-class Client:
-    """A synchronous client of the logged-model API (MLflow server or Databricks workspace).
-
-    ``target`` picks the semantics and limits (``mlflow``, ``mlflow-3.17``, ``databricks``); for an MLflow
-    server it is read from ``GET /version`` when not given.
-    """
+class _ClientBase:
+    """What both clients hold: where, who, which target, how to retry and page; never the token in a repr."""
 
     def __init__(
         self,
@@ -464,8 +450,10 @@ class Client:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         page_size: int | None = None,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        if page_size is not None and (isinstance(page_size, bool) or page_size < 1):
+            raise ValueError(f"page_size must be a whole number of at least 1, not {page_size!r}")
         headers, auth = _auth_headers(token, basic_auth)
         self._core = _Core(
             base_url.rstrip("/"),
@@ -474,10 +462,12 @@ class Client:
             page_size,
             headers,
         )
-        self._http = httpx.Client(
-            timeout=timeout, transport=transport, auth=auth, headers=headers, follow_redirects=False
-        )
         self._token = bool(token or basic_auth)
+        self._open(timeout=timeout, transport=transport, auth=auth, headers=headers, follow_redirects=False)
+
+    def _open(self, **options: Any) -> None:
+        """Make the httpx client (sync or async) that sends this client's requests."""
+        raise NotImplementedError
 
     @classmethod
     def for_databricks(
@@ -487,7 +477,7 @@ class Client:
         *,
         host: str | None = None,
         **options: Any,
-    ) -> Client:
+    ) -> Self:
         """A client of a Databricks workspace: ``https://<deployment_name>.cloud.databricks.com``, or
         ``host``, or ``DATABRICKS_HOST``; the token from ``token`` or ``DATABRICKS_TOKEN``."""
         token = token or os.environ.get("DATABRICKS_TOKEN")
@@ -497,7 +487,21 @@ class Client:
 
     def __repr__(self) -> str:
         target = self._core.target.name if self._core.target else None
-        return f"Client({self._core.base_url!r}, target={target!r}, token={'***' if self._token else None})"
+        token = "***" if self._token else None
+        return f"{type(self).__name__}({self._core.base_url!r}, target={target!r}, token={token})"
+
+
+class Client(_ClientBase):
+    """A synchronous client of the logged-model API (MLflow server or Databricks workspace).
+
+    ``target`` picks the semantics and limits (``mlflow``, ``mlflow-3.17``, ``databricks``); for an MLflow
+    server it is read from ``GET /version`` when not given. ``transport`` is an ``httpx.BaseTransport``.
+    """
+
+    _http: httpx.Client
+
+    def _open(self, **options: Any) -> None:
+        self._http = httpx.Client(**options)
 
     def __enter__(self) -> Self:
         return self
@@ -537,11 +541,10 @@ class Client:
         """The target's profile (for an MLflow server, from its ``/version`` on first use)."""
         if self._core.target is None:
             try:
-                response = self._http.get(f"{self._core.base_url}/version")
-                version = response.text if response.is_success else ""
-            except httpx.TransportError:
-                version = ""
-            self._core.target = get_target(_version_target(version))
+                response = self._http.get(self._core.version_url)
+            except httpx.TransportError as error:
+                raise self._core.unreachable(error) from None
+            self._core.target = self._core.target_of(response)
         return self._core.target
 
     # ---- the eight operations ----
@@ -634,54 +637,14 @@ class Client:
 # ---- the async client -----------------------------------------------------------------------------
 
 
-class AsyncClient:
-    """The asynchronous twin of :class:`Client`: the same operations, awaited; ``search`` is async."""
+class AsyncClient(_ClientBase):
+    """The asynchronous twin of :class:`Client`: the same operations, awaited; ``search`` is async.
+    ``transport`` is an ``httpx.AsyncBaseTransport``."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str | None = None,
-        *,
-        basic_auth: tuple[str, str] | None = None,
-        target: str | Target | None = None,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        page_size: int | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        headers, auth = _auth_headers(token, basic_auth)
-        self._core = _Core(
-            base_url.rstrip("/"),
-            get_target(target) if target else None,
-            retry or RetryPolicy(),
-            page_size,
-            headers,
-        )
-        self._http = httpx.AsyncClient(
-            timeout=timeout, transport=transport, auth=auth, headers=headers, follow_redirects=False
-        )
-        self._token = bool(token or basic_auth)
+    _http: httpx.AsyncClient
 
-    @classmethod
-    def for_databricks(
-        cls,
-        deployment_name: str | None = None,
-        token: str | None = None,
-        *,
-        host: str | None = None,
-        **options: Any,
-    ) -> AsyncClient:
-        """See :meth:`Client.for_databricks`."""
-        token = token or os.environ.get("DATABRICKS_TOKEN")
-        if not token:
-            raise ValueError("a Databricks workspace needs a token: give token= or set DATABRICKS_TOKEN")
-        return cls(_databricks_host(deployment_name, host), token, target="databricks", **options)
-
-    def __repr__(self) -> str:
-        target = self._core.target.name if self._core.target else None
-        return (
-            f"AsyncClient({self._core.base_url!r}, target={target!r}, token={'***' if self._token else None})"
-        )
+    def _open(self, **options: Any) -> None:
+        self._http = httpx.AsyncClient(**options)
 
     async def __aenter__(self) -> Self:
         return self
@@ -718,11 +681,10 @@ class AsyncClient:
         """The target's profile (for an MLflow server, from its ``/version`` on first use)."""
         if self._core.target is None:
             try:
-                response = await self._http.get(f"{self._core.base_url}/version")
-                version = response.text if response.is_success else ""
-            except httpx.TransportError:
-                version = ""
-            self._core.target = get_target(_version_target(version))
+                response = await self._http.get(self._core.version_url)
+            except httpx.TransportError as error:
+                raise self._core.unreachable(error) from None
+            self._core.target = self._core.target_of(response)
         return self._core.target
 
     async def get(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModel:

@@ -51,6 +51,13 @@ def _single_status_lists(tree: ast.Expr) -> ast.Expr:
     return tree
 
 
+def experiment_ids_of(experiment_ids: Iterable[str | int] | str | int) -> tuple[str, ...]:
+    """Experiment ids as the API takes them; one id alone (``"12"``) is one id, not the characters of it."""
+    if isinstance(experiment_ids, str | int):
+        return (str(experiment_ids),)
+    return tuple(str(i) for i in experiment_ids)
+
+
 def compile(  # noqa: A001 - the API's name
     filter: str | ast.Expr | None = None,  # noqa: A002 - the API's word
     *,
@@ -71,7 +78,7 @@ def compile(  # noqa: A001 - the API's name
     tree = parse(filter) if isinstance(filter, str) else (filter if filter is not None else ast.MATCH_ALL)
     if not is_native(tree, profile, status_numbers=True):
         raise FilterError(text, gap_diagnostics(tree, profile, text))
-    ids = tuple(str(i) for i in experiment_ids)
+    ids = experiment_ids_of(experiment_ids)
     if not ids or any(not i for i in ids):
         raise RequestError("experiment_ids", "give at least one experiment id (the server requires them)")
     if max_results is not None:

@@ -35,6 +35,7 @@ from typing import Any
 from lmfilter import ast
 from lmfilter.ast import Op
 from lmfilter.emit import compile as compile_request
+from lmfilter.emit import experiment_ids_of
 from lmfilter.evaluate import Query, compile_query, has_metric_condition
 from lmfilter.front import parse
 from lmfilter.native import is_native, unsupported
@@ -207,7 +208,7 @@ def plan(
     answer over all the models of ``experiment_ids``."""
     profile = get_target(target)
     tree = parse(filter) if isinstance(filter, str) else (filter if filter is not None else ast.MATCH_ALL)
-    ids = [str(i) for i in experiment_ids]
+    ids = list(experiment_ids_of(experiment_ids))
     entries = datasets_of(datasets)
     keys = order_keys(order_by, local=True)
     query = compile_query(tree, datasets=entries, order_by=order_by, target=profile, local_order=True)
@@ -258,6 +259,8 @@ def plan(
         for r in chosen
     )
     residual = _residual(optimized, requests)
+    if max_results is not None and len(requests) == 1 and residual == ast.MATCH_ALL and not local_order:
+        size = min(size, max_results)  # the server filters it all: no page need hold more than asked for
     return Plan(profile, optimized, requests, residual, query, local_order, max_results, size, tuple(reasons))
 
 
