@@ -8,7 +8,6 @@ for API-JSON dicts (validated into LoggedModel as they stream) and for LoggedMod
 
 from __future__ import annotations
 
-import gc
 import sys
 import time
 from pathlib import Path
