@@ -1,0 +1,236 @@
+"""Filters where people write them: ``.lmf`` files and filter strings inside Python code.
+
+:func:`filters_in` finds each filter of a document with a :class:`Place` that maps an offset in the filter
+text back to a (line, column) of the document, so that a diagnostic's span lands on the characters the user
+typed, escapes and quotes included. Columns count code points; :func:`utf16_column` converts for editors.
+
+- ``.lmf``: one filter per non-empty line; ``#`` starts a comment line.
+- Python: string literals passed as ``filter_string=`` / ``filter=`` to ``search_logged_models``, or as the
+  filter of ``lmfilter.parse/check/select/compile/plan/format`` and ``Client.search`` (first argument or
+  ``filter=``). An implicitly concatenated literal or an f-string with holes is not linted: it comes back
+  with a ``skipped`` reason.
+
+>>> source = 'import mlflow\\nmlflow.search_logged_models(filter_string="params.lr = \\'0.1\\' AND nmae = \\'x\\'")\\n'
+>>> (found,) = filters_in(source, "python")
+>>> found.text
+"params.lr = '0.1' AND nmae = 'x'"
+>>> found.place.position(found.text.index("nmae"))
+(1, 64)
+"""
+
+from __future__ import annotations
+
+import ast as pyast
+import io
+import tokenize
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["lmf", "python"]
+
+# Calls whose filter argument is linted: (function name, keyword names, whether the first argument counts).
+_FILTER_CALLS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "search_logged_models": (("filter_string",), False),
+    "parse": (("text",), True),
+    "check": (("text",), True),
+    "format": (("text",), True),
+    "select": (("filter",), False),  # select(models, filter): the second positional argument
+    "compile": (("filter",), True),
+    "plan": (("filter",), True),
+    "search": (("filter",), True),
+}
+_SECOND_POSITIONAL = frozenset({"select"})
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a filter's characters stand in its document: one (line, column) per offset, 0-based."""
+
+    positions: tuple[tuple[int, int], ...]  # for each offset of the filter text, and one past its end
+
+    def position(self, offset: int) -> tuple[int, int]:
+        return self.positions[max(0, min(offset, len(self.positions) - 1))]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A filter in a document; ``skipped`` says why it is not linted (then ``text`` is empty)."""
+
+    text: str
+    place: Place
+    skipped: str | None = None
+
+
+def filters_in(source: str, kind: Kind) -> list[Found]:
+    """Every filter of a document, in order."""
+    return list(_lmf(source) if kind == "lmf" else _python(source))
+
+
+def kind_of(path: str) -> Kind | None:
+    """The kind of document a path names, or ``None`` when lmfilter does not lint it."""
+    if path.endswith(".lmf"):
+        return "lmf"
+    if path.endswith((".py", ".pyi")):
+        return "python"
+    return None
+
+
+def utf16_column(line_text: str, column: int) -> int:
+    """A code-point column as UTF-16 code units (what LSP positions count)."""
+    return len(line_text[:column].encode("utf-16-le")) // 2
+
+
+# ---- .lmf ---------------------------------------------------------------------------------------------
+
+
+def _lmf(source: str) -> Iterator[Found]:
+    for number, line in enumerate(source.splitlines()):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        text = line[indent:].rstrip()
+        yield Found(text, Place(tuple((number, indent + i) for i in range(len(text) + 1))))
+
+
+# ---- Python -------------------------------------------------------------------------------------------
+
+
+def _python(source: str) -> Iterator[Found]:
+    try:
+        tree = pyast.parse(source)
+    except SyntaxError:
+        return
+    strings = _string_tokens(source)
+    for node in pyast.walk(tree):
+        if not isinstance(node, pyast.Call):
+            continue
+        argument = _filter_argument(node)
+        if argument is None:
+            continue
+        if isinstance(argument, pyast.JoinedStr):
+            if any(isinstance(part, pyast.FormattedValue) for part in argument.values):
+                yield Found("", _at(argument), "an f-string with holes is not linted")
+            continue
+        if not (isinstance(argument, pyast.Constant) and isinstance(argument.value, str)):
+            continue
+        tokens = strings.get((argument.lineno - 1, argument.col_offset))
+        if tokens is None or len(tokens) != 1:
+            yield Found("", _at(argument), "an implicitly concatenated string is not linted")
+            continue
+        place = _literal_place(tokens[0], argument.value)
+        if place is None:
+            yield Found("", _at(argument), "a string whose characters cannot be mapped is not linted")
+            continue
+        yield Found(argument.value, place)
+
+
+def _filter_argument(call: pyast.Call) -> pyast.expr | None:
+    func = call.func
+    name = (
+        func.attr if isinstance(func, pyast.Attribute) else func.id if isinstance(func, pyast.Name) else None
+    )
+    if name not in _FILTER_CALLS:
+        return None
+    keywords, positional = _FILTER_CALLS[name]
+    for keyword in call.keywords:
+        if keyword.arg in keywords or (keyword.arg == "filter" and name != "search_logged_models"):
+            return keyword.value
+    index = 1 if name in _SECOND_POSITIONAL else 0
+    if (positional or name in _SECOND_POSITIONAL) and len(call.args) > index:
+        return call.args[index]
+    return None
+
+
+def _at(node: pyast.expr) -> Place:
+    return Place(((node.lineno - 1, node.col_offset),))
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    line: int  # 0-based
+    column: int
+
+
+def _string_tokens(source: str) -> dict[tuple[int, int], list[_Token]]:
+    """The STRING tokens of each string expression, by where the expression starts."""
+    out: dict[tuple[int, int], list[_Token]] = {}
+    run: list[_Token] = []
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return out
+    for tok in tokens:
+        if tok.type == tokenize.STRING:
+            run.append(_Token(tok.string, tok.start[0] - 1, tok.start[1]))
+        elif tok.type in (tokenize.NL, tokenize.COMMENT) and run:
+            continue  # implicit concatenation may span lines
+        else:
+            if run:
+                out[(run[0].line, run[0].column)] = run
+            run = []
+    return out
+
+
+_SIMPLE_ESCAPES = {
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+}
+
+
+def _literal_place(token: _Token, value: str) -> Place | None:
+    """Map each character of a string literal's value to its (line, column) in the source."""
+    text = token.text
+    prefix_length = 0
+    while text[prefix_length] not in "'\"":
+        prefix_length += 1
+    prefix = text[:prefix_length].lower()
+    if "b" in prefix or "f" in prefix:
+        return None
+    quote = (
+        text[prefix_length : prefix_length + 3]
+        if text[prefix_length : prefix_length + 3] in ('"""', "'''")
+        else text[prefix_length]
+    )
+    body_start = prefix_length + len(quote)
+    body = text[body_start : len(text) - len(quote)]
+    raw = "r" in prefix
+    line, column = token.line, token.column + body_start
+    positions: list[tuple[int, int]] = []
+    chars: list[str] = []
+    i = 0
+    while i < len(body):
+        here = (line, column)
+        c = body[i]
+        if c == "\\" and not raw and i + 1 < len(body):
+            nxt = body[i + 1]
+            if nxt == "\n":  # a line continuation adds nothing
+                i, line, column = i + 2, line + 1, 0
+                continue
+            if nxt in _SIMPLE_ESCAPES:
+                chars.append(_SIMPLE_ESCAPES[nxt])
+                positions.append(here)
+                i, column = i + 2, column + 2
+                continue
+            return None  # \x, \u, \N{...}, octal: rare in filters, not mapped
+        chars.append(c)
+        positions.append(here)
+        if c == "\n":
+            line, column = line + 1, 0
+        else:
+            column += 1
+        i += 1
+    if "".join(chars) != value:
+        return None
+    positions.append((line, column))
+    return Place(tuple(positions))
