@@ -55,7 +55,6 @@ from lmfilter.wire import (
 
 API = "/api/2.0/mlflow/"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-DEFAULT_PAGE_SIZE = 100
 
 log = logging.getLogger("lmfilter.client")
 
@@ -406,14 +405,8 @@ class _Core:
             datasets=datasets,
             order_by=order_by,
             max_results=max_results,
-            page_size=self.page_size_for(target, None),
+            page_size=self.page_size,
         )
-
-    def page_size_for(self, target: Target, wanted: int | None) -> int:
-        size = self.page_size or target.max_results or DEFAULT_PAGE_SIZE
-        if target.max_results is not None:
-            size = min(size, target.max_results)
-        return max(1, min(size, wanted)) if wanted is not None else size
 
 
 def _auth_headers(

@@ -48,6 +48,9 @@ from lmfilter.wire import DatasetFilter, LoggedModel, SearchLoggedModelsRequest,
 MAX_REQUESTS = 8
 """The most requests one plan fans out to."""
 
+DEFAULT_PAGE_SIZE = 100
+"""Models a page asks for where the target sets no limit."""
+
 REQUEST_COST = 0.02
 """What one more request costs, as a share of fetching every model of the experiments."""
 
@@ -167,7 +170,6 @@ class _Stream:
         self.query = query
         self.buffer: list[tuple[tuple[Any, ...], list[Any], LoggedModel]] = []
         self.exhausted = False
-        self.started = False
 
     @property
     def hungry(self) -> bool:
@@ -177,7 +179,6 @@ class _Stream:
         return self.request
 
     def feed(self, page: SearchLoggedModelsResponse) -> None:
-        self.started = True
         for model in page.models:
             row = self.query.row(model)
             self.buffer.append((self.query.key(row), row, model))
@@ -213,7 +214,7 @@ def plan(
     keys = order_keys(order_by, local=True)
     query = compile_query(tree, datasets=entries, order_by=order_by, target=profile, local_order=True)
     optimized = optimize(tree, profile)
-    size = page_size or profile.max_results or 100
+    size = page_size or profile.max_results or DEFAULT_PAGE_SIZE
     if profile.max_results is not None:
         size = min(size, profile.max_results)
     if max_results is not None and (isinstance(max_results, bool) or max_results < 0):
