@@ -33,6 +33,7 @@ from typing import Any
 
 from lark import Lark, Token, Transformer, UnexpectedToken
 from lark.lark import PostLex
+from lark.lexer import Lexer, LexerThread
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from lmfilter import ast
@@ -82,6 +83,13 @@ def parser() -> Lark:
         maybe_placeholders=True,
         postlex=_KeepFaultTokens(),
     )
+
+
+@functools.cache
+def _lexer() -> Lexer:
+    """The parser's lexer, built once (``Lark.lex`` builds a new one per call when a parser is present)."""
+    built: Lexer = parser()._build_lexer()
+    return built
 
 
 class _KeepFaultTokens(PostLex):
@@ -136,7 +144,7 @@ def parse_surface(text: str) -> Surface:
 def _tokens(text: str, diagnostics: list[Diagnostic]) -> list[Token]:
     """The parser's tokens, with lexical faults reported and mended (or dropped); ends with ``$END``."""
     out: list[Token] = []
-    for tok in parser().lex(text):
+    for tok in LexerThread.from_text(_lexer(), text).lex(None):  # type: ignore[no-untyped-call]
         span = Span(tok.start_pos or 0, tok.end_pos or 0)
         kind = tok.type
         if kind == "BAD_OP":
