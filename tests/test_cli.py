@@ -79,7 +79,7 @@ def test_check_warning_alone_exits_0(capsys: pytest.CaptureFixture[str]) -> None
         pytest.param(["check", "--frobnicate", CLEAN], id="unknown option"),
         pytest.param(["check", "--format", "xml", CLEAN], id="unknown format"),
         pytest.param([], id="no command"),
-        pytest.param(["lint", CLEAN], id="unknown command"),
+        pytest.param(["frobnicate", CLEAN], id="unknown command"),
     ],
 )
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:

@@ -10,6 +10,10 @@ and lines starting with ``#`` are skipped).
 answer; ``-`` for standard input; see :mod:`lmfilter.cache`) as a search would, and prints the matches in the
 search's order. It exits 0 when it ran (whether or not a model matched), 1 on a bad filter, ``--datasets``,
 ``--order-by`` or model file, 2 on bad usage.
+
+``lmfilter lint [PATH ...] [--target T] [--native] [--format text|json|sarif]`` checks the filters of ``.lmf``
+files and Python call sites (see :mod:`lmfilter.lint`); it exits 1 when one has an error or a file cannot be
+read.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from lmfilter import ast, emit, front
+from lmfilter import ast, emit, front, lint
 from lmfilter.cache import CacheError, ModelFile
 from lmfilter.client import Client, LoggedModelsError
 from lmfilter.diagnostics import Diagnostic, FilterError, has_errors, render
@@ -117,6 +121,27 @@ def _parser() -> argparse.ArgumentParser:
         help="model ids one a line (default), the models as a JSON array, or a table of the fields used",
     )
     eval_cmd.set_defaults(run=_run_eval)
+
+    lint_cmd = commands.add_parser(
+        "lint",
+        help="check the filters of .lmf files and Python call sites",
+        description="Check every filter of the .lmf and Python files named and under the directories named "
+        "(default: the current directory). Exits 1 when a filter has an error or a file cannot be read.",
+    )
+    lint_cmd.add_argument("paths", nargs="*", metavar="PATH", help="files and directories (default: .)")
+    lint_cmd.add_argument(
+        "--target",
+        default="mlflow",
+        choices=sorted(TARGETS),
+        help="where the filters will run (default: mlflow)",
+    )
+    lint_cmd.add_argument(
+        "--native",
+        action="store_true",
+        help="filters are sent as they are: what the server rejects is an error",
+    )
+    lint_cmd.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="output format")
+    lint_cmd.set_defaults(run=_run_lint)
     _add_server_commands(commands)
     return parser
 
@@ -418,6 +443,20 @@ def _run_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write(where + str(error) + "\n")
             status = EXIT_ERRORS
     return status
+
+
+def _run_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    reports = lint.lint_paths(args.paths or ["."], target=args.target, native=args.native)
+    for report in reports:
+        if report.error is not None:
+            err.write(f"lmfilter lint: {report.path}: {report.error}\n")
+    if args.format == "text":
+        out.write(lint.render_text(reports) + "\n")
+    else:
+        payload = lint.to_json(reports) if args.format == "json" else lint.to_sarif(reports)
+        json.dump(payload, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    return EXIT_ERRORS if any(report.has_errors for report in reports) else EXIT_OK
 
 
 # ---- eval ----------------------------------------------------------------------------------------

@@ -27,18 +27,10 @@ from typing import Literal
 
 Kind = Literal["lmf", "python"]
 
-# Calls whose filter argument is linted: (function name, keyword names, whether the first argument counts).
-_FILTER_CALLS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "search_logged_models": (("filter_string",), False),
-    "parse": (("text",), True),
-    "check": (("text",), True),
-    "format": (("text",), True),
-    "select": (("filter",), False),  # select(models, filter): the second positional argument
-    "compile": (("filter",), True),
-    "plan": (("filter",), True),
-    "search": (("filter",), True),
-}
-_SECOND_POSITIONAL = frozenset({"select"})
+# Calls whose filter argument is linted. ``search_logged_models`` (MLflow's, on any object) takes it as
+# ``filter_string=``; lmfilter's own functions take it first (``select``: second), on ``lmfilter.`` or a name
+# imported from lmfilter; ``search`` counts only as ``Client.search`` does, with ``experiment_ids=``.
+_LMFILTER_FUNCTIONS = {"parse": 0, "check": 0, "format": 0, "compile": 0, "plan": 0, "select": 1}
 
 
 @dataclass(frozen=True)
@@ -83,7 +75,8 @@ def utf16_column(line_text: str, column: int) -> int:
 
 
 def _lmf(source: str) -> Iterator[Found]:
-    for number, line in enumerate(source.splitlines()):
+    for number, line in enumerate(source.split("\n")):  # editors count lines at \n (and \r\n) only
+        line = line.removesuffix("\r")
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -100,49 +93,72 @@ def _python(source: str) -> Iterator[Found]:
         tree = pyast.parse(source)
     except SyntaxError:
         return
+    imported = _imported_from_lmfilter(tree)
+    lines = io.StringIO(source).readlines()
+    arguments = sorted(
+        (
+            arg
+            for node in pyast.walk(tree)
+            if isinstance(node, pyast.Call) and (arg := _filter_argument(node, imported))
+        ),
+        key=lambda arg: (arg.lineno, arg.col_offset),
+    )
+    if not arguments:
+        return
     strings = _string_tokens(source)
-    for node in pyast.walk(tree):
-        if not isinstance(node, pyast.Call):
-            continue
-        argument = _filter_argument(node)
-        if argument is None:
-            continue
+    for argument in arguments:
+        line = argument.lineno - 1
+        # ast counts columns in UTF-8 bytes, tokenize in characters.
+        column = len(lines[line].encode("utf-8")[: argument.col_offset].decode("utf-8", "replace"))
+        at = Place(((line, column),))
         if isinstance(argument, pyast.JoinedStr):
-            if any(isinstance(part, pyast.FormattedValue) for part in argument.values):
-                yield Found("", _at(argument), "an f-string with holes is not linted")
+            holes = any(isinstance(part, pyast.FormattedValue) for part in argument.values)
+            yield Found(
+                "", at, "an f-string with holes is not linted" if holes else "an f-string is not linted"
+            )
             continue
         if not (isinstance(argument, pyast.Constant) and isinstance(argument.value, str)):
             continue
-        tokens = strings.get((argument.lineno - 1, argument.col_offset))
+        tokens = strings.get((line, column))
         if tokens is None or len(tokens) != 1:
-            yield Found("", _at(argument), "an implicitly concatenated string is not linted")
+            yield Found("", at, "an implicitly concatenated string is not linted")
             continue
         place = _literal_place(tokens[0], argument.value)
         if place is None:
-            yield Found("", _at(argument), "a string whose characters cannot be mapped is not linted")
+            yield Found("", at, "a string whose characters cannot be mapped is not linted")
             continue
         yield Found(argument.value, place)
 
 
-def _filter_argument(call: pyast.Call) -> pyast.expr | None:
+def _imported_from_lmfilter(tree: pyast.Module) -> frozenset[str]:
+    """The local names bound by ``from lmfilter import ...`` to the functions that take a filter."""
+    names: set[str] = set()
+    for node in pyast.walk(tree):
+        if isinstance(node, pyast.ImportFrom) and node.module == "lmfilter":
+            names.update(a.asname or a.name for a in node.names if a.name in _LMFILTER_FUNCTIONS)
+    return frozenset(names)
+
+
+def _filter_argument(call: pyast.Call, imported: frozenset[str]) -> pyast.expr | None:
     func = call.func
-    name = (
-        func.attr if isinstance(func, pyast.Attribute) else func.id if isinstance(func, pyast.Name) else None
-    )
-    if name not in _FILTER_CALLS:
+    keywords = {k.arg: k.value for k in call.keywords if k.arg}
+    if isinstance(func, pyast.Attribute):
+        name = func.attr
+        if name == "search_logged_models":
+            return keywords.get("filter_string")
+        if name == "search" and "experiment_ids" in keywords:
+            return keywords.get("filter") or (call.args[0] if call.args else None)
+        on_lmfilter = isinstance(func.value, pyast.Name) and func.value.id == "lmfilter"
+        if not (on_lmfilter and name in _LMFILTER_FUNCTIONS):
+            return None
+    elif isinstance(func, pyast.Name) and func.id in imported:
+        name = func.id
+    else:
         return None
-    keywords, positional = _FILTER_CALLS[name]
-    for keyword in call.keywords:
-        if keyword.arg in keywords or (keyword.arg == "filter" and name != "search_logged_models"):
-            return keyword.value
-    index = 1 if name in _SECOND_POSITIONAL else 0
-    if (positional or name in _SECOND_POSITIONAL) and len(call.args) > index:
-        return call.args[index]
-    return None
-
-
-def _at(node: pyast.expr) -> Place:
-    return Place(((node.lineno - 1, node.col_offset),))
+    index = _LMFILTER_FUNCTIONS.get(name, 0)
+    if "filter" in keywords or "text" in keywords:
+        return keywords.get("filter") or keywords.get("text")
+    return call.args[index] if len(call.args) > index else None
 
 
 @dataclass(frozen=True)
