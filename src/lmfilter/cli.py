@@ -49,6 +49,11 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["lsp"]:  # the language server parses its own options (and loads pygls only then)
+        from lmfilter.lsp import main as lsp_main
+
+        return lsp_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -143,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     lint_cmd.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="output format")
     lint_cmd.set_defaults(run=_run_lint)
     _add_server_commands(commands)
+    commands.add_parser("lsp", help="run the language server on stdio (lmfilter lsp --help)")
     return parser
 
 
