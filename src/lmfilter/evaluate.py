@@ -43,10 +43,10 @@ from typing import Any
 from lmfilter import ast
 from lmfilter.ast import Entity, Op, ValueType
 from lmfilter.front import parse
-from lmfilter.records import MetricRow, Record, RecordError
+from lmfilter.records import Record, RecordError
 from lmfilter.request import Datasets, OrderByArg, OrderKey, datasets_of, order_keys
 from lmfilter.schema import Target, get_target
-from lmfilter.wire import LoggedModel
+from lmfilter.wire import LoggedModel, MetricRow
 
 Verdict = bool | None
 Row = list[Any]
@@ -293,7 +293,7 @@ class _RowBuilder:
     def __call__(self, record: Record) -> Row:
         params = record.params() if self.reads_params else {}
         tags = record.tags() if self.reads_tags else {}
-        metrics: dict[str, list[MetricRow]] = {}
+        metrics: Mapping[str, Sequence[MetricRow]] = {}
         if self.reads_any_metric:
             metrics = record.metric_rows(None)
         elif self.metric_keys:

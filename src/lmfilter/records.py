@@ -20,28 +20,17 @@ infinities as the largest doubles).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from lmfilter.status import ModelStatus
-from lmfilter.wire import LoggedModel, named_float, parse_status
+from lmfilter.wire import LoggedModel, MetricRow, named_float, parse_status, stored
 
 LARGEST = 1.7976931348623157e308
 _INFINITIES = (math.inf, -math.inf)
 _T = TypeVar("_T")
-
-
-class MetricRow(NamedTuple):
-    """One row of a metric: its stored value and what tells rows apart."""
-
-    value: float
-    timestamp: int
-    step: int
-    dataset_name: str | None
-    dataset_digest: str | None
-    run_id: str | None
 
 
 class RecordError(ValueError):
@@ -51,15 +40,6 @@ class RecordError(ValueError):
         self.index, self.model_id, self.field = index, model_id, field
         who = f"record {index}" + (f" (model_id {model_id!r})" if model_id else "")
         super().__init__(f"{who}: {field}: {message}")
-
-
-def stored(value: float) -> float:
-    """A metric value as the MLflow SQL store keeps it."""
-    if math.isnan(value):
-        return 0.0
-    if math.isinf(value):
-        return math.copysign(LARGEST, value)
-    return value
 
 
 # Attribute name -> the info field that holds it.
@@ -90,13 +70,13 @@ class Record:
         """The attribute's value (status as :class:`ModelStatus`), or ``None`` when null."""
         raise NotImplementedError
 
-    def params(self) -> dict[str, str]:
+    def params(self) -> Mapping[str, str]:
         raise NotImplementedError
 
-    def tags(self) -> dict[str, str]:
+    def tags(self) -> Mapping[str, str]:
         raise NotImplementedError
 
-    def metric_rows(self, keys: Collection[str] | None) -> dict[str, list[MetricRow]]:
+    def metric_rows(self, keys: Collection[str] | None) -> Mapping[str, Sequence[MetricRow]]:
         """The rows of the metrics named in ``keys`` (of every metric for ``None``), by key."""
         raise NotImplementedError
 
@@ -114,21 +94,18 @@ class _ModelRecord(Record):
     def attribute(self, name: str) -> Any:
         return getattr(self._model.info, _INFO_FIELDS.get(name, name))
 
-    def params(self) -> dict[str, str]:
-        return {p.key: p.value for p in self._model.data.params}
+    # A LoggedModel keeps its lookups once computed, so a cache searched again and again pays once.
+    def params(self) -> Mapping[str, str]:
+        return self._model.data.param_map
 
-    def tags(self) -> dict[str, str]:
-        return {t.key: t.value for t in self._model.info.tags}
+    def tags(self) -> Mapping[str, str]:
+        return self._model.info.tag_map
 
-    def metric_rows(self, keys: Collection[str] | None) -> dict[str, list[MetricRow]]:
-        rows: dict[str, list[MetricRow]] = {}
-        for m in self._model.data.metrics:
-            if keys is None or m.key in keys:
-                row = MetricRow(
-                    stored(m.value), m.timestamp, m.step, m.dataset_name, m.dataset_digest, m.run_id
-                )
-                rows.setdefault(m.key, []).append(row)
-        return rows
+    def metric_rows(self, keys: Collection[str] | None) -> Mapping[str, Sequence[MetricRow]]:
+        index = self._model.data.metric_index
+        if keys is None:
+            return index
+        return {key: index[key] for key in keys if key in index}
 
     def model(self) -> LoggedModel:
         return self._model

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
@@ -62,6 +64,29 @@ def named_float(value: Any) -> Any:
     if isinstance(value, str) and value in NAMED_FLOATS:
         return NAMED_FLOATS[value]
     return value
+
+
+LARGEST = 1.7976931348623157e308
+
+
+def stored(value: float) -> float:
+    """A metric value as the MLflow SQL store keeps it: NaN as 0, infinities as the largest doubles."""
+    if math.isnan(value):
+        return 0.0
+    if math.isinf(value):
+        return math.copysign(LARGEST, value)
+    return value
+
+
+class MetricRow(NamedTuple):
+    """One row of a metric, as evaluation reads it: its stored value and what tells rows apart."""
+
+    value: float
+    timestamp: int
+    step: int
+    dataset_name: str | None
+    dataset_digest: str | None
+    run_id: str | None
 
 
 class _Wire(BaseModel):
@@ -108,7 +133,12 @@ class LoggedModelInfo(_Wire):
 
     def tag(self, key: str) -> str | None:
         """The value of tag ``key``, or ``None``."""
-        return next((t.value for t in self.tags if t.key == key), None)
+        return self.tag_map.get(key)
+
+    @cached_property
+    def tag_map(self) -> Mapping[str, str]:
+        """The tags by key (computed once)."""
+        return {t.key: t.value for t in self.tags}
 
 
 class LoggedModelData(_Wire):
@@ -119,7 +149,21 @@ class LoggedModelData(_Wire):
 
     def param(self, key: str) -> str | None:
         """The value of param ``key``, or ``None``."""
-        return next((p.value for p in self.params if p.key == key), None)
+        return self.param_map.get(key)
+
+    @cached_property
+    def param_map(self) -> Mapping[str, str]:
+        """The params by key (computed once)."""
+        return {p.key: p.value for p in self.params}
+
+    @cached_property
+    def metric_index(self) -> Mapping[str, Sequence[MetricRow]]:
+        """The metric rows by key, values as the store keeps them (computed once)."""
+        index: dict[str, list[MetricRow]] = {}
+        for m in self.metrics:
+            row = MetricRow(stored(m.value), m.timestamp, m.step, m.dataset_name, m.dataset_digest, m.run_id)
+            index.setdefault(m.key, []).append(row)
+        return index
 
 
 class LoggedModel(_Wire):
