@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -33,7 +34,6 @@ from typing import Any
 
 from lark import Lark, Token, Transformer, UnexpectedToken
 from lark.lark import PostLex
-from lark.lexer import Lexer, LexerThread
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from lmfilter import ast
@@ -86,10 +86,31 @@ def parser() -> Lark:
 
 
 @functools.cache
-def _lexer() -> Lexer:
-    """The parser's lexer, built once (``Lark.lex`` builds a new one per call when a parser is present)."""
-    built: Lexer = parser()._build_lexer()
-    return built
+def _scanner() -> tuple[tuple[re.Pattern[str], ...], dict[str, Callable[[Token], Token]], frozenset[str]]:
+    """The grammar's terminals as Lark compiles them (its regexes, keyword callbacks, ignored types), once."""
+    lexer: Any = parser()._build_lexer()
+    scanner = lexer.scanner
+    return tuple(scanner._mres), dict(lexer.callback), frozenset(lexer.ignore_types)
+
+
+def _scan(text: str) -> Iterator[Token]:
+    """Lark's basic lexing of ``text`` (same terminals, priorities and keyword callbacks), without the line
+    and column bookkeeping that lmfilter never reads: the lexer is total, so every position matches."""
+    patterns, callbacks, ignored = _scanner()
+    pos, end = 0, len(text)
+    while pos < end:
+        for pattern in patterns:
+            found = pattern.match(text, pos)
+            if found:
+                break
+        else:  # pragma: no cover - BAD_CHAR matches any character
+            raise AssertionError(f"no terminal matches at {pos}")
+        value, kind = found.group(0), found.lastgroup or ""
+        after = pos + len(value)
+        if kind not in ignored:
+            tok = Token(kind, value, start_pos=pos, end_pos=after)
+            yield callbacks[kind](tok) if kind in callbacks else tok
+        pos = after
 
 
 class _KeepFaultTokens(PostLex):
@@ -144,7 +165,7 @@ def parse_surface(text: str) -> Surface:
 def _tokens(text: str, diagnostics: list[Diagnostic]) -> list[Token]:
     """The parser's tokens, with lexical faults reported and mended (or dropped); ends with ``$END``."""
     out: list[Token] = []
-    for tok in LexerThread.from_text(_lexer(), text).lex(None):  # type: ignore[no-untyped-call]
+    for tok in _scan(text):
         span = Span(tok.start_pos or 0, tok.end_pos or 0)
         kind = tok.type
         if kind == "BAD_OP":
