@@ -26,7 +26,7 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -352,7 +352,6 @@ class _Core:
     target: Target | None
     retry: RetryPolicy
     page_size: int | None
-    headers: dict[str, str] = field(default_factory=dict)
 
     def url(self, call: Call) -> str:
         return f"{self.base_url}{API}{call.path}"
@@ -453,7 +452,6 @@ class _ClientBase:
             get_target(target) if target else None,
             retry or RetryPolicy(),
             page_size,
-            headers,
         )
         self._token = bool(token or basic_auth)
         self._open(timeout=timeout, transport=transport, auth=auth, headers=headers, follow_redirects=False)

@@ -28,6 +28,7 @@ sends ``datasets`` where the server reads them as the whole filter would.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,11 +129,7 @@ class Plan:
     def _merged(self, streams: list[_Stream]) -> Generator[list[_Stream] | LoggedModel, None, None]:
         emitted, last = 0, None
         while self.max_results is None or emitted < self.max_results:
-            hungry = [s for s in streams if s.hungry]
-            if hungry:
-                yield hungry
-                continue
-            live = [s for s in streams if s.buffer]
+            live = yield from _refilled(streams)
             if not live:
                 return
             _, row, model = min(live, key=lambda s: s.buffer[0][0]).pop()
@@ -145,14 +142,7 @@ class Plan:
 
     def _sorted(self, streams: list[_Stream]) -> Generator[list[_Stream] | LoggedModel, None, None]:
         found: dict[str, tuple[list[Any], LoggedModel]] = {}
-        while True:
-            hungry = [s for s in streams if s.hungry]
-            if hungry:
-                yield hungry
-                continue
-            live = [s for s in streams if s.buffer]
-            if not live:
-                break
+        while live := (yield from _refilled(streams)):
             for stream in live:
                 while stream.buffer:
                     _, row, model = stream.pop()
@@ -162,13 +152,20 @@ class Plan:
         yield from (model for _, model in ordered[: self.max_results])
 
 
+def _refilled(streams: list[_Stream]) -> Generator[list[_Stream], None, list[_Stream]]:
+    """Ask for the next page of every stream whose buffer ran dry; then the streams with models left."""
+    while hungry := [s for s in streams if s.hungry]:  # a page may come back empty yet not be the last
+        yield hungry  # the caller feeds each of them before resuming
+    return [s for s in streams if s.buffer]
+
+
 class _Stream:
     """The pages of one request, buffered, each model with its row and sort key."""
 
     def __init__(self, body: SearchLoggedModelsRequest, page_size: int, query: Query) -> None:
         self.request = body.model_copy(update={"max_results": page_size})
         self.query = query
-        self.buffer: list[tuple[tuple[Any, ...], list[Any], LoggedModel]] = []
+        self.buffer: deque[tuple[tuple[Any, ...], list[Any], LoggedModel]] = deque()
         self.exhausted = False
 
     @property
@@ -189,7 +186,7 @@ class _Stream:
             self.request = self.request.model_copy(update={"page_token": token})
 
     def pop(self) -> tuple[tuple[Any, ...], list[Any], LoggedModel]:
-        return self.buffer.pop(0)
+        return self.buffer.popleft()
 
 
 # ---- planning ---------------------------------------------------------------------------------------

@@ -76,19 +76,24 @@ TIE_BREAKERS = (
 def order_by_of(order_by: OrderByArg, *, local: bool = False) -> tuple[OrderBy, ...]:
     """The ``order_by`` entries, validated by the server's rules (as they are sent); with ``local``,
     params and tags are allowed too (lmfilter sorts by them itself)."""
-    entries = tuple(_model(OrderBy, entry, f"order_by[{i}]") for i, entry in enumerate(order_by or ()))
-    for i, entry in enumerate(entries):
-        _order_key(entry, f"order_by[{i}].field_name", local)
-    return entries
+    return tuple(entry for entry, _ in _resolved(order_by, local))
 
 
 def order_keys(order_by: OrderByArg, *, local: bool = False) -> tuple[OrderKey, ...]:
     """The sort keys of ``order_by``, then ``creation_timestamp DESC, model_id ASC`` unless present."""
-    entries = order_by_of(order_by, local=local)
-    keys = [_order_key(entry, f"order_by[{i}].field_name", local) for i, entry in enumerate(entries)]
+    keys = [key for _, key in _resolved(order_by, local)]
     present = {k.name for k in keys if k.kind == "attribute"}
     keys.extend(k for k in TIE_BREAKERS if k.name not in present)
     return tuple(keys)
+
+
+def _resolved(order_by: OrderByArg, local: bool) -> list[tuple[OrderBy, OrderKey]]:
+    """Each entry, validated once, with the sort key it stands for."""
+    out = []
+    for i, raw in enumerate(order_by or ()):
+        entry = _model(OrderBy, raw, f"order_by[{i}]")
+        out.append((entry, _order_key(entry, f"order_by[{i}].field_name", local)))
+    return out
 
 
 def _order_key(entry: OrderBy, where: str, local: bool = False) -> OrderKey:
