@@ -11,11 +11,11 @@ MODEL_TYPES = ["sklearn", "pytorch", "agent", ""]
 STATUSES = ["LOGGED_MODEL_READY", "LOGGED_MODEL_READY", "LOGGED_MODEL_PENDING", "LOGGED_MODEL_UPLOAD_FAILED"]
 
 
-def model(i: int, rng: random.Random) -> dict[str, Any]:
-    """One model: 4-6 params, 2-3 tags, 3 metrics with 3 rows each on random datasets."""
+def model(i: int, rng: random.Random, metric_rows: int = 3) -> dict[str, Any]:
+    """One model: 4-6 params, 2-3 tags, 3 metrics of ``metric_rows`` rows (steps) each, on random datasets."""
     metrics = []
     for key in ("accuracy", "loss", "f1"):
-        for step in range(3):
+        for step in range(metric_rows):
             name, digest = rng.choice(DATASETS)
             metrics.append(
                 {
@@ -56,7 +56,7 @@ def model(i: int, rng: random.Random) -> dict[str, Any]:
     }
 
 
-def models(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+def models(n: int, seed: int = 7, metric_rows: int = 3) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
     for i in range(n):
-        yield model(i, rng)
+        yield model(i, rng, metric_rows)

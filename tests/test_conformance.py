@@ -1,5 +1,8 @@
 """Differential truth: ``lmfilter.select`` returns what real MLflow servers return, in the same order.
 
+So does a :class:`lmfilter.ModelTable` of the same models (one per server, kept across the cases, so its
+columns and orders are reused as a searched cache's would be).
+
 Every case runs on MLflow 3.17.2 (target ``mlflow-3.17``) and 3.18.0 (target ``mlflow``), each seeded with
 the same data set (``tests/servers.py``): a table of hand-picked native filters, ``datasets`` and
 ``order_by``, then hypothesis-generated ones built from the seeded vocabulary. A generated filter is kept
@@ -25,6 +28,7 @@ from tests.servers import DATASETS, TARGETS, RestError, SeededServer, search_all
 JSON = dict[str, Any]
 COMPARED: dict[str, int] = {}  # cases compared per server version, for the closing note
 NONEMPTY: dict[str, int] = {}  # of which the server returned at least one model
+TABLES: dict[str, lmfilter.ModelTable] = {}  # per server version
 
 
 def server_ids(
@@ -44,6 +48,17 @@ def local_ids(
     return [m.model_id for m in found]
 
 
+def table_ids(
+    seeded: SeededServer, text: str, datasets: Sequence[JSON] | None, order_by: Sequence[JSON] | None
+) -> list[str]:
+    version = seeded.server.version
+    table = TABLES.get(version)
+    if table is None:
+        table = TABLES[version] = lmfilter.ModelTable(seeded.seeded.models.values())
+    found = table.select(text, datasets=datasets, order_by=order_by, target=TARGETS[version])
+    return [m.model_id for m in found]
+
+
 def assert_same(
     seeded: SeededServer,
     text: str,
@@ -52,6 +67,7 @@ def assert_same(
 ) -> list[str]:
     expected = server_ids(seeded, text, datasets, order_by)
     assert local_ids(seeded, text, datasets, order_by) == expected, (text, datasets, order_by)
+    assert table_ids(seeded, text, datasets, order_by) == expected, ("table", text, datasets, order_by)
     version = seeded.server.version
     COMPARED[version] = COMPARED.get(version, 0) + 1
     NONEMPTY[version] = NONEMPTY.get(version, 0) + bool(expected)

@@ -10,9 +10,8 @@ from hypothesis import strategies as st
 
 import lmfilter
 from lmfilter import ast
-from lmfilter.ast import Entity, Op, ValueType
 from lmfilter.optimize import MATCH_NONE, optimize, to_dnf
-from lmfilter.status import ModelStatus
+from tests.strategies import models, trees
 
 REWRITES = [
     # (filter, target, canonical text of the optimized tree; "<none>" for MATCH_NONE)
@@ -83,93 +82,6 @@ def test_dnf_terms_and_cap() -> None:
 
 
 # ---- the property -------------------------------------------------------------------------------------
-
-KEYS = ("a", "b")
-TEXTS = ("x", "y", "", "1.5", "2")
-NUMBERS = (0.0, 0.5, 1.0, 1.5, 2.0)
-
-
-@st.composite
-def models(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """A few models over a tiny vocabulary, with missing keys, so that conditions often meet."""
-    out = []
-    for i in range(draw(st.integers(1, 6))):
-        params = {k: draw(st.sampled_from(TEXTS)) for k in KEYS if draw(st.booleans())}
-        tags = {k: draw(st.sampled_from(TEXTS)) for k in KEYS if draw(st.booleans())}
-        metrics = [
-            {
-                "key": k,
-                "value": draw(st.sampled_from(NUMBERS)),
-                "step": draw(st.integers(0, 2)),
-                "timestamp": t,
-            }
-            for t, k in enumerate(draw(st.lists(st.sampled_from(KEYS), max_size=4)))
-        ]
-        out.append(
-            {
-                "info": {
-                    "model_id": f"m-{i}",
-                    "name": draw(st.sampled_from(TEXTS)),
-                    "creation_timestamp_ms": draw(st.integers(0, 3)),
-                    "status": draw(st.sampled_from([s.wire_name for s in ModelStatus])),
-                    **({"model_type": draw(st.sampled_from(TEXTS))} if draw(st.booleans()) else {}),
-                    "tags": [{"key": k, "value": v} for k, v in tags.items()],
-                },
-                "data": {"params": [{"key": k, "value": v} for k, v in params.items()], "metrics": metrics},
-            }
-        )
-    return out
-
-
-def _fields() -> st.SearchStrategy[ast.Field]:
-    keys = st.sampled_from(KEYS)
-    return st.one_of(
-        keys.map(lambda k: ast.Field(Entity.METRIC, k, ValueType.NUMBER)),
-        keys.map(lambda k: ast.Field(Entity.PARAM, k, ValueType.STRING)),
-        keys.map(lambda k: ast.Field(Entity.TAG, k, ValueType.STRING)),
-        st.sampled_from(["name", "model_type"]).map(
-            lambda k: ast.Field(Entity.ATTRIBUTE, k, ValueType.STRING)
-        ),
-        st.just(ast.Field(Entity.ATTRIBUTE, "status", ValueType.STATUS)),
-        st.just(ast.Field(Entity.ATTRIBUTE, "creation_timestamp", ValueType.NUMBER)),
-    )
-
-
-@st.composite
-def comparisons(draw: st.DrawFn) -> ast.Expr:
-    field = draw(_fields())
-    numbers = st.sampled_from(NUMBERS).map(lambda v: ast.Number(ast.canonical_number_text(v)))
-    strings = st.sampled_from(TEXTS).map(ast.String)
-    statuses = st.sampled_from(list(ModelStatus)).map(ast.StatusValue)
-    negated = draw(st.booleans())
-    if draw(st.integers(0, 9)) == 0:
-        return ast.IsNull(field, negated)
-    if field.type is ValueType.STATUS:
-        if draw(st.booleans()):
-            return ast.In(field, tuple(draw(st.lists(statuses, max_size=3))), negated)
-        return ast.Compare(field, draw(st.sampled_from([Op.EQ, Op.NE])), draw(statuses))
-    numeric = field.type is ValueType.NUMBER or (field.entity is Entity.PARAM and draw(st.booleans()))
-    if numeric:
-        if draw(st.integers(0, 4)) == 0:
-            return ast.Between(field, draw(numbers), draw(numbers), negated)
-        if field.type is ValueType.NUMBER and draw(st.integers(0, 4)) == 0:
-            return ast.In(field, tuple(draw(st.lists(numbers, max_size=3))), negated)
-        return ast.Compare(field, draw(st.sampled_from(list(Op))), draw(numbers))
-    form = draw(st.integers(0, 2))
-    if form == 0:
-        return ast.Compare(field, draw(st.sampled_from([Op.EQ, Op.NE])), draw(strings))
-    if form == 1:
-        pattern = ast.String(draw(st.sampled_from(["%", "x%", "_", "%.5", "X", ""])))
-        return ast.Like(field, pattern, negated, draw(st.booleans()))
-    return ast.In(field, tuple(draw(st.lists(strings, max_size=3))), negated)
-
-
-def _combine(inner: st.SearchStrategy[ast.Expr]) -> st.SearchStrategy[ast.Expr]:
-    items = st.lists(inner, min_size=2, max_size=4).map(tuple)
-    return st.one_of(items.map(ast.And), items.map(ast.Or), inner.map(ast.Not))
-
-
-trees = st.recursive(comparisons(), _combine, max_leaves=8)
 
 
 @settings(max_examples=500, deadline=None)

@@ -36,6 +36,7 @@ from lmfilter.plan import Plan, plan
 from lmfilter.request import RequestError
 from lmfilter.schema import TARGETS, Target, UnknownTargetError, get_target
 from lmfilter.status import ModelStatus
+from lmfilter.table import ModelTable
 from lmfilter.wire import (
     DatasetFilter,
     KeyValue,
@@ -72,6 +73,7 @@ __all__ = [
     "LoggedModelInfo",
     "Metric",
     "ModelStatus",
+    "ModelTable",
     "Not",
     "Number",
     "Op",

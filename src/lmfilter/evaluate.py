@@ -38,7 +38,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from lmfilter import ast
 from lmfilter.ast import Entity, Op, ValueType
@@ -51,6 +51,7 @@ from lmfilter.wire import LoggedModel, MetricRow
 Verdict = bool | None
 Row = list[Any]
 Predicate = Callable[[Row], Verdict]
+_Item = TypeVar("_Item")
 
 __all__ = ["Query", "RecordError", "RowFilter", "compile_query", "latest_row", "latest_row_by_time", "select"]
 
@@ -112,6 +113,43 @@ class _Layout:
 
 
 # ---- compiling the filter -------------------------------------------------------------------------
+#
+# The tree compiles to *logic*: leaves that each test one slot of the row, under AND/OR/NOT. Two executors
+# run it: closures over one row at a time (``Query.select``, streaming), and whole columns at a time
+# (:class:`lmfilter.table.ModelTable`). Both read the same slots and call the same tests.
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """One test of one slot of the row.
+
+    ``mode`` says how the slot's value is read: ``value`` (unknown when null, else ``test(value)``),
+    ``any`` (a tuple of values: unknown when empty, else whether some value passes ``test``), ``null`` /
+    ``not_null`` (never unknown), ``empty`` / ``not_empty`` (of a tuple), or ``flag`` (the value is the
+    verdict). ``bounds``, when set, says the same as ``test`` as comparisons with numbers: the test holds
+    when ``operator(value, number)`` holds for all of them, negated if ``negated``."""
+
+    slot: int
+    mode: str
+    test: Callable[[Any], bool] | None = None
+    bounds: tuple[tuple[Callable[[Any, Any], bool], Any], ...] | None = None
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Junction:
+    """``all`` (AND) or ``any`` (OR) of the items, in Kleene's three-valued logic."""
+
+    kind: str
+    items: tuple[Logic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Negation:
+    item: Logic
+
+
+Logic = Leaf | Junction | Negation
 
 
 @dataclass(frozen=True)
@@ -121,31 +159,74 @@ class _Context:
     rows: RowFilter
 
 
-def _compile(node: ast.Expr, ctx: _Context) -> Predicate:
+def _logic(node: ast.Expr, ctx: _Context) -> Logic:
     match node:
         case ast.And(items):
-            return _all([_compile(item, ctx) for item in items])
+            return _junction("all", [_logic(item, ctx) for item in items])
         case ast.Or(items):
-            return _any([_compile(item, ctx) for item in items])
+            return _junction("any", [_logic(item, ctx) for item in items])
         case ast.Not(item):
-            inner = _compile(item, ctx)
-            return lambda row: None if (v := inner(row)) is None else not v
+            return Negation(_logic(item, ctx))
         case ast.Compare(field, op, value):
-            return _test(field, ctx, _comparison(op, value), numeric=isinstance(value, ast.Number))
+            literal = _literal(value)
+            numeric = isinstance(value, ast.Number)
+            return _leaf(
+                field,
+                ctx,
+                _comparison(op, literal),
+                numeric=numeric,
+                bounds=((_COMPARE[op], literal),) if numeric else None,
+            )
         case ast.Like(field, pattern, negated, insensitive):
             assert isinstance(pattern, ast.String)
-            return _test(field, ctx, _like(pattern.value, negated, insensitive))
+            return _leaf(field, ctx, _like(pattern.value, negated, insensitive))
         case ast.In(field, values, negated):
             members = frozenset(_literal(v) for v in values)
-            return _test(field, ctx, (lambda x: x not in members) if negated else members.__contains__)
+            return _leaf(field, ctx, (lambda x: x not in members) if negated else members.__contains__)
         case ast.Between(field, low, high, negated):
             lo, hi = _literal(low), _literal(high)
+            bounds = ((operator.ge, lo), (operator.le, hi))
             if negated:
-                return _test(field, ctx, lambda x: not lo <= x <= hi, numeric=True)
-            return _test(field, ctx, lambda x: lo <= x <= hi, numeric=True)
+                return _leaf(
+                    field, ctx, lambda x: not lo <= x <= hi, numeric=True, bounds=bounds, negated=True
+                )
+            return _leaf(field, ctx, lambda x: lo <= x <= hi, numeric=True, bounds=bounds)
         case ast.IsNull(field, negated):
-            return _null_test(field, ctx, negated)
+            return _null_leaf(field, ctx, negated)
     raise ValueError(f"cannot evaluate {type(node).__name__}: check the tree first (lmfilter.parse)")
+
+
+def _junction(kind: str, items: list[Logic]) -> Logic:
+    return items[0] if len(items) == 1 else Junction(kind, tuple(items))
+
+
+def _predicate(logic: Logic) -> Predicate:
+    """The logic as one closure over a row."""
+    match logic:
+        case Junction("all", items):
+            return _all([_predicate(item) for item in items])
+        case Junction(_, items):
+            return _any([_predicate(item) for item in items])
+        case Negation(item):
+            inner = _predicate(item)
+            return lambda row: None if (v := inner(row)) is None else not v
+        case Leaf(i, "value", test) if test is not None:
+            passes = test
+            return lambda row: None if (value := row[i]) is None else passes(value)
+        case Leaf(i, "any", test) if test is not None:  # MLflow 3.17: some passing row satisfies it
+            some = test
+            return lambda row: any(map(some, values)) if (values := row[i]) else None
+        case Leaf(i, "null"):
+            return lambda row: row[i] is None
+        case Leaf(i, "not_null"):
+            return lambda row: row[i] is not None
+        case Leaf(i, "empty"):
+            return lambda row: not row[i]
+        case Leaf(i, "not_empty"):
+            return lambda row: bool(row[i])
+        case Leaf(i, "flag"):
+            return lambda row: row[i]
+    raise AssertionError(f"unknown logic {logic!r}")
 
 
 def _all(preds: Sequence[Predicate]) -> Predicate:
@@ -193,8 +274,8 @@ def _literal(value: ast.Value) -> Any:
     raise ValueError(f"cannot evaluate the unchecked value {value!r}: check the tree first (lmfilter.parse)")
 
 
-def _comparison(op: Op, value: ast.Value) -> Callable[[Any], bool]:
-    compare, literal = _COMPARE[op], _literal(value)
+def _comparison(op: Op, literal: Any) -> Callable[[Any], bool]:
+    compare = _COMPARE[op]
     return lambda x: compare(x, literal)
 
 
@@ -220,26 +301,31 @@ def _field_slot(field: ast.Field, ctx: _Context, *, numeric: bool) -> Slot:
     return (rule, field.key, ctx.rows)
 
 
-def _test(
-    field: ast.Field, ctx: _Context, test: Callable[[Any], bool], *, numeric: bool = False
-) -> Predicate:
+def _leaf(
+    field: ast.Field,
+    ctx: _Context,
+    test: Callable[[Any], bool],
+    *,
+    numeric: bool = False,
+    bounds: tuple[tuple[Callable[[Any, Any], bool], Any], ...] | None = None,
+    negated: bool = False,
+) -> Leaf:
     """A comparison on a field: unknown when the field has no value, else ``test`` of its value.
 
     ``numeric``: the comparison is with a number (on a param, its text is then read as a number)."""
     if field.type is ValueType.UNKNOWN:
         raise ValueError(f"cannot evaluate the unchecked field {field.key!r}: check the tree first")
     slot = _field_slot(field, ctx, numeric=numeric)
-    i = ctx.layout.index(slot)
-    if slot[0] == "values":  # MLflow 3.17: some passing row satisfies the comparison
-        return lambda row: any(map(test, values)) if (values := row[i]) else None
-    return lambda row: None if (value := row[i]) is None else test(value)
+    if slot[0] == "values":
+        return Leaf(ctx.layout.index(slot), "any", test, bounds, negated)
+    return Leaf(ctx.layout.index(slot), "value", test, bounds, negated)
 
 
-def _null_test(field: ast.Field, ctx: _Context, negated: bool) -> Predicate:
-    i = ctx.layout.index(_field_slot(field, ctx, numeric=False))
-    if field.entity is Entity.METRIC and ctx.target.metric_rule == "any":
-        return lambda row: bool(row[i]) is negated
-    return lambda row: (row[i] is None) is not negated
+def _null_leaf(field: ast.Field, ctx: _Context, negated: bool) -> Leaf:
+    slot = _field_slot(field, ctx, numeric=False)
+    if slot[0] == "values":
+        return Leaf(ctx.layout.index(slot), "not_empty" if negated else "empty")
+    return Leaf(ctx.layout.index(slot), "not_null" if negated else "null")
 
 
 # ---- building rows --------------------------------------------------------------------------------
@@ -269,12 +355,12 @@ def latest_row_by_time(rows: Iterable[MetricRow]) -> MetricRow | None:
     return min(rows, key=lambda m: (-m.timestamp, -m.step, m.run_id or ""), default=None)
 
 
-def _latest(rows: list[MetricRow]) -> float | None:
+def _latest(rows: Sequence[MetricRow]) -> float | None:
     best = latest_row(rows)
     return None if best is None else best.value
 
 
-def _latest_by_time(rows: list[MetricRow]) -> float | None:
+def _latest_by_time(rows: Sequence[MetricRow]) -> float | None:
     best = latest_row_by_time(rows)
     return None if best is None else best.value
 
@@ -312,19 +398,47 @@ class _RowBuilder:
             elif kind == "tag":
                 row[i] = tags.get(slot[1])
             elif kind == "any_row":
-                row[i] = any(slot[1].passes(m) for rows in metrics.values() for m in rows)
+                row[i] = _on_some_dataset(slot[1], metrics)
             else:
-                passing = [m for m in metrics.get(slot[1], ()) if slot[2].passes(m)]
-                if kind == "latest":
-                    row[i] = _latest(passing)
-                elif kind == "by_time":
-                    row[i] = _latest_by_time(passing)
-                else:
-                    row[i] = tuple(m.value for m in passing)
+                row[i] = _metric_value(kind, slot[2], metrics.get(slot[1], ()))
         return row
 
 
 _METRIC_SLOTS = frozenset({"latest", "values", "by_time"})
+
+
+def _on_some_dataset(rows: RowFilter, metrics: Mapping[str, Sequence[MetricRow]]) -> bool:
+    return any(rows.passes(m) for values in metrics.values() for m in values)
+
+
+def _metric_value(kind: str, rows: RowFilter, metric: Sequence[MetricRow]) -> Any:
+    """What a metric slot holds, from the metric's rows: the latest passing value, or all of them."""
+    every = rows.datasets is None and rows.name is None and rows.digest is None
+    passing = metric if every else [m for m in metric if rows.passes(m)]
+    if kind == "latest":
+        return _latest(passing)
+    if kind == "by_time":
+        return _latest_by_time(passing)
+    return tuple(m.value for m in passing)
+
+
+def read_slot(slot: Slot) -> Callable[[Record], Any]:
+    """How to read one slot of a record: the value a row would hold there (for a column of them)."""
+    kind, name = slot[0], slot[1]
+    if kind == "attr":
+        return lambda record: record.attribute(name)
+    if kind == "sort_attr":
+        return lambda record: _sort_value(name, record)
+    if kind == "param":
+        return lambda record: record.params().get(name)
+    if kind == "param_number":
+        return lambda record: _as_number(record.params().get(name))
+    if kind == "tag":
+        return lambda record: record.tags().get(name)
+    if kind == "any_row":
+        return lambda record: _on_some_dataset(name, record.metric_rows(None))
+    keys, rows = frozenset((name,)), slot[2]
+    return lambda record: _metric_value(kind, rows, record.metric_rows(keys).get(name, ()))
 
 
 # ---- the query ------------------------------------------------------------------------------------
@@ -332,17 +446,22 @@ _METRIC_SLOTS = frozenset({"latest", "values", "by_time"})
 
 @dataclass(frozen=True)
 class Query:
-    """A compiled filter and order for one target: ``matches`` a row, ``sort`` the matches."""
+    """A compiled filter and order for one target: ``matches`` a row, ``sort`` the matches.
 
+    ``slots`` names what each place of a row holds; ``logic`` is the filter over those places, and
+    ``predicate`` the same as one closure; ``order`` is (place, ascending) per sort key."""
+
+    slots: tuple[Slot, ...]
+    logic: Logic
     predicate: Predicate
-    order: tuple[tuple[int, bool], ...]  # (slot index, ascending) per sort key
+    order: tuple[tuple[int, bool], ...]
     build_row: _RowBuilder
 
     def select(self, models: Iterable[LoggedModel | Mapping[str, Any]]) -> list[LoggedModel]:
         """The matching models, in order. ``models`` streams: only the matches are kept."""
         matches: list[tuple[Row, LoggedModel]] = []
         predicate, build_row = self.predicate, self.build_row
-        with _collector_paused():
+        with collector_paused():
             for index, item in enumerate(models):
                 record = Record.of(item, index)
                 row = build_row(record)
@@ -365,19 +484,30 @@ class Query:
         )
 
     def sort(self, matches: list[tuple[Row, LoggedModel]]) -> list[tuple[Row, LoggedModel]]:
-        # Stable sorts from the last key to the first; nulls go last in both directions.
-        for i, ascending in reversed(self.order):
-            if ascending:
-                matches.sort(key=lambda m: (m[0][i] is None, m[0][i] if m[0][i] is not None else 0))
-            else:
-                matches.sort(
-                    key=lambda m: (m[0][i] is not None, m[0][i] if m[0][i] is not None else 0), reverse=True
-                )
-        return matches
+        return sort_in_order(matches, [(_place(i), ascending) for i, ascending in self.order])
+
+
+def _place(i: int) -> Callable[[tuple[Row, Any]], Any]:
+    return lambda match: match[0][i]
+
+
+def sort_in_order(items: list[_Item], keys: Sequence[tuple[Callable[[_Item], Any], bool]]) -> list[_Item]:
+    """Sort ``items`` in place by ``keys`` (how to read a value, ascending), nulls last both ways; stable.
+
+    >>> sort_in_order([3, None, 1, 2], [(lambda x: x, False)])
+    [3, 2, 1, None]
+    """
+    # Stable sorts from the last key to the first; a reversed sort keeps equal items in their order.
+    for read, ascending in reversed(keys):
+        if ascending:
+            items.sort(key=lambda item: ((v := read(item)) is None, 0 if v is None else v))
+        else:
+            items.sort(key=lambda item: ((v := read(item)) is not None, 0 if v is None else v), reverse=True)
+    return items
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector while models stream through.
 
     Each match adds a validated model (dozens of small objects) to the result, and the collector's passes
@@ -422,13 +552,13 @@ def _compile_query(
 ) -> Query:
     layout = _Layout()
     rows = RowFilter(datasets if datasets else None)
-    predicate = _compile(tree, _Context(layout, target, rows))
+    logic = _logic(tree, _Context(layout, target, rows))
     if datasets and not has_metric_condition(tree):
         # Without a metric condition, a model needs some metric row on one of the datasets.
-        i = layout.index(("any_row", rows))
-        predicate = _all([predicate, lambda row: row[i]])
+        logic = _junction("all", [logic, Leaf(layout.index(("any_row", rows)), "flag")])
     order = tuple((layout.index(_order_slot(key, target, rows)), key.ascending) for key in keys)
-    return Query(predicate, order, _RowBuilder(layout.slots))
+    slots = tuple(slot for slot, _ in sorted(layout.slots.items(), key=lambda item: item[1]))
+    return Query(slots, logic, _predicate(logic), order, _RowBuilder(layout.slots))
 
 
 def _order_slot(key: OrderKey, target: Target, rows: RowFilter) -> Slot:
