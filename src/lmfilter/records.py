@@ -58,7 +58,7 @@ class Record:
 
     @staticmethod
     def of(item: Any, index: int) -> Record:
-        if isinstance(item, LoggedModel):
+        if type(item) is LoggedModel or isinstance(item, LoggedModel):
             return _ModelRecord(item)
         if isinstance(item, Mapping):
             return _DictRecord(item, index)

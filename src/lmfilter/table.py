@@ -73,11 +73,14 @@ class ModelTable:
     """
 
     def __init__(self, models: Iterable[LoggedModel | Mapping[str, Any]]) -> None:
-        items = list(models)
-        self._records = [Record.of(item, i) for i, item in enumerate(items)]
-        self._models: list[LoggedModel | None] = [m if isinstance(m, LoggedModel) else None for m in items]
+        with collector_paused():
+            items = list(models)
+            self._records = [Record.of(item, i) for i, item in enumerate(items)]
+        self._models: list[LoggedModel | None] = [
+            m if type(m) is LoggedModel or isinstance(m, LoggedModel) else None for m in items
+        ]
         self._size = len(items)
-        self._unvalidated = self._models.count(None)
+        self._unvalidated = sum(model is None for model in self._models)
         self._everyone: Mask = int.from_bytes(b"\x01" * self._size, "little")
         self._columns: dict[Slot, list[Any]] = {}
         self._presence: dict[Slot, Mask] = {}
