@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import lmfilter
 from lmfilter import ast
 from lmfilter.ast import Op
-from lmfilter.diagnostics import Span
-from lmfilter.syntax import MAX_DEPTH, MAX_LENGTH, parse_surface, parser
+from lmfilter.diagnostics import Diagnostic, Span
+from lmfilter.syntax import (
+    MAX_DEPTH,
+    MAX_LENGTH,
+    _Driver,
+    _Machine,
+    _table,
+    _tokens,
+    _UnexpectedTokenError,
+    parse_surface,
+    parser,
+)
 from tests.build import and_, attr, eq, ge, gt, lt, metric, n, ne, not_, or_, param, s, status, tag
+from tests.test_properties import any_text, well_formed_filters
 
 PARSES = [
     # comparisons, each operator
@@ -223,3 +238,52 @@ def test_grammar_has_a_comment_on_each_rule() -> None:
     for i in rule_lines:
         above = lines[i - 1]
         assert above.startswith("//"), f"rule without an EBNF comment: {lines[i]}"
+
+
+# ---- the two readings and the scanner, against each other and against Lark ------------------------
+
+texts = st.one_of(any_text, well_formed_filters())
+_MENDED = {
+    "BAD_OP": "COMPARE_OP",
+    "UNTERMINATED_STRING": "STRING",
+    "UNTERMINATED_DQ_STRING": "DQ_STRING",
+    "UNTERMINATED_FIELD": "FIELD",
+}
+
+
+def exactly(value: Any) -> Any:
+    """A tree as plain data, spans included (node equality leaves them out)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__, *(exactly(getattr(value, f.name)) for f in dataclasses.fields(value)))
+    if isinstance(value, tuple):
+        return tuple(exactly(item) for item in value)
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_scanner_lexes_as_lark(text: str) -> None:
+    """The scanner (Lark's terminals, blanks skipped in front of each token) gives Lark's own tokens."""
+    assume(len(text) <= MAX_LENGTH)
+    ours = [(tok.kind, tok.start, tok.end) for tok in _tokens(text, [])]
+    larks = [(_MENDED.get(tok.type, tok.type), tok.start_pos, tok.end_pos) for tok in parser().lex(text)]
+    assert ours == [*larks, ("$END", len(text), len(text))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_reading_straight_through_is_the_mending_reading_of_a_faultless_filter(text: str) -> None:
+    """Where the machine reads a filter straight through, the mending driver reads the same tree (spans and
+    all) and reports nothing; where it cannot, there is a fault to report."""
+    assume(len(text) <= MAX_LENGTH)
+    diagnostics: list[Diagnostic] = []
+    tokens = _tokens(text, diagnostics)
+    lexical = len(diagnostics)
+    mended = _Driver(text, tokens, diagnostics).run()
+    try:
+        straight = _Machine(_table()).run(tokens)
+    except _UnexpectedTokenError:
+        assert diagnostics
+        return
+    assert exactly(mended) == exactly(straight)
+    assert diagnostics[lexical:] == []

@@ -39,6 +39,7 @@ _NUMBER_TEXT = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*\
 _ODD_KEY = re.compile(r"[:$]|\A\d+\Z|\A[iI][nN]\Z")  # MLflow needs backticks for these (`in` lexes as IN)
 _SPECIAL_FLOATS = frozenset({"inf", "infinity", "nan"})
 _NEVER_NULL = frozenset(attr.name for attr in ATTRIBUTES if not attr.nullable)
+_KEY_AT = {entity: len(entity.value) + 1 for entity in Entity}  # where the key starts: after "<entity>."
 
 _FEATURE_CODES: dict[Feature, str] = {
     Feature.OR: "LMF301",
@@ -142,11 +143,11 @@ class _Checker:
     def expr(self, node: ast.Expr) -> ast.Expr:
         match node:
             case ast.And(items):
-                return replace(node, items=tuple(self.expr(item) for item in items))
+                return ast.And(tuple([self.expr(item) for item in items]), span=node.span)
             case ast.Or(items):
-                return replace(node, items=tuple(self.expr(item) for item in items))
+                return ast.Or(tuple([self.expr(item) for item in items]), span=node.span)
             case ast.Not(item):
-                return replace(node, item=self.expr(item))
+                return ast.Not(self.expr(item), span=node.span)
             case ast.Invalid():
                 return node
             case _:
@@ -164,12 +165,12 @@ class _Checker:
             return replace(node, field=fld)  # the field was reported; its values cannot be judged
         match node:
             case ast.Compare(_, op, value):
-                return replace(node, field=fld, value=self.compared_value(fld, op, value))
+                return ast.Compare(fld, op, self.compared_value(fld, op, value), span=node.span)
             case ast.Like(_, pattern, negated, insensitive):
                 keyword = ("NOT " if negated else "") + ("ILIKE" if insensitive else "LIKE")
                 if kind in (ValueType.NUMBER, ValueType.STATUS):
                     self.wrong_operator(fld, keyword, node.span)
-                return replace(node, field=fld, pattern=self.string_value(fld, pattern))
+                return ast.Like(fld, self.string_value(fld, pattern), negated, insensitive, span=node.span)
             case ast.In(_, values, negated):
                 if not values:
                     matches = "every model that has the field" if negated else "nothing"
@@ -183,14 +184,15 @@ class _Checker:
                         number.span,
                         _quote_fix(number.span, number.text),
                     )
-                return replace(node, field=fld, values=tuple(self.listed_value(fld, v) for v in values))
+                checked = tuple([self.listed_value(fld, value) for value in values])
+                return ast.In(fld, checked, negated, span=node.span)
             case ast.IsNull(_, negated):
                 if fld.entity is Entity.ATTRIBUTE and fld.key in _NEVER_NULL:
                     matches = "every model" if negated else "nothing"
                     self.report(
                         "LMF212", "warning", f"{fld.key} is never null: this matches {matches}", node.span
                     )
-                return replace(node, field=fld)
+                return ast.IsNull(fld, negated, span=node.span)
             case ast.Between(_, low, high, negated):
                 lo, hi = (self.bound(fld, "BETWEEN", bound) for bound in (low, high))
                 if isinstance(lo, ast.Number) and isinstance(hi, ast.Number) and lo.value > hi.value:
@@ -202,7 +204,7 @@ class _Checker:
                         node.span,
                         Fix("swap the bounds", (Edit(low.span, hi.text), Edit(high.span, lo.text))),
                     )
-                return replace(node, field=fld, low=lo, high=hi)
+                return ast.Between(fld, lo, hi, negated, span=node.span)
         raise AssertionError(node)  # pragma: no cover
 
     # ---- fields -------------------------------------------------------------------------------
@@ -214,11 +216,11 @@ class _Checker:
             if dot and prefix != "attributes":
                 return self.unknown_prefix(fld, prefix)
             return self.attribute_field(fld, key if dot else written, prefixed=bool(dot))
-        typed = replace(fld, type=entity_type(fld.entity, fld.key))
-        key_span = Span(span.start + len(fld.entity.value) + 1, span.end)
+        key_at = _KEY_AT[fld.entity]
         if not fld.key:
             self.report("LMF209", "error", f"empty {fld.entity.value} key", span)
-        elif written[len(fld.entity.value) + 1 :].startswith('"'):
+        elif written.startswith('"', key_at):
+            key_span = Span(span.start + key_at, span.end)
             self.report(
                 "LMF111",
                 "error",
@@ -228,13 +230,14 @@ class _Checker:
                 Fix("use backticks", (Edit(key_span, f"`{fld.key}`"),)),
             )
         elif not written.endswith("`") and _ODD_KEY.search(fld.key):
+            key_span = Span(span.start + key_at, span.end)
             self.support(
                 Feature.PLAIN_ODD_KEY,
                 key_span,
                 f"the key {fld.key!r} without backticks",
                 (Fix("add backticks", (Edit(key_span, f"`{fld.key}`"),)),),
             )
-        return typed
+        return ast.Field(fld.entity, fld.key, entity_type(fld.entity, fld.key), written=written, span=span)
 
     def unknown_prefix(self, fld: ast.Field, prefix: str) -> ast.Field:
         prefix_span = Span(fld.span.start, fld.span.start + len(prefix))
@@ -295,10 +298,9 @@ class _Checker:
     # ---- values -------------------------------------------------------------------------------
 
     def compared_value(self, fld: ast.Field, op: Op, value: ast.Value) -> ast.Value:
-        span = fld.span.cover(value.span)
         if fld.type is ValueType.STATUS:
             if op not in (Op.EQ, Op.NE):
-                self.wrong_operator(fld, op.value, span)
+                self.wrong_operator(fld, op.value, fld.span.cover(value.span))
             return self.status_value(value)
         if op in ast.ORDERING_OPS:
             return self.bound(fld, op.value, value)

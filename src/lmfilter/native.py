@@ -35,13 +35,16 @@ class Unsupported:
     what: str
 
 
+_EVERY_FEATURE = frozenset(Feature)
+
+
 def unsupported(tree: ast.Expr, target: Target, *, status_numbers: bool = False) -> Iterator[Unsupported]:
     """Every construct of ``tree`` that ``target`` does not run natively, parents before children.
 
     ``status_numbers``: status conditions may be sent as numbers (MLflow 3.17 compares stored numbers, so
     lmfilter can send ``status = 2``; a user's ``status = 'READY'`` is still misread there).
     """
-    lacks = frozenset(Feature) - target.features
+    lacks = _EVERY_FEATURE - target.features
     if not lacks:
         return
     for node in ast.walk(tree):

@@ -1,9 +1,11 @@
 """Text to surface tree: lexing and parsing with the Lark grammar, and syntax diagnostics.
 
-The grammar (``grammar/lmfilter.lark``) is compiled once per process into an LALR parser whose lexer is
-total: every character becomes a token, so a stray ``@`` or an unterminated string is reported with its
-position instead of stopping the parse. Tokens are fed to Lark's interactive parser one at a time, which
-lets this module recover from errors and report all of them:
+Lark compiles the grammar (``grammar/lmfilter.lark``) once per process into a lexer and an LALR parse table.
+The lexer is total: every character becomes a token, so a stray ``@`` or an unterminated string is reported
+with its position instead of stopping the parse. This module runs Lark's table itself, in a shift-reduce
+loop that builds AST nodes as it reduces (no parse tree in between). A filter without faults is read
+straight through; at the first unexpected token the filter is read again one token at a time, which lets
+the parser recover from errors and report all of them:
 
 - a missing ``AND`` between two comparisons is inserted (a warning: MLflow reads it as AND);
 - a leading, trailing or doubled ``AND`` is dropped (a warning: MLflow tolerates it);
@@ -22,7 +24,6 @@ True
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
 import re
@@ -30,11 +31,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from lark import Lark, Token, Transformer, UnexpectedToken
+from lark import Lark, Token
 from lark.lark import PostLex
-from lark.parsers.lalr_interactive_parser import InteractiveParser
+from lark.parsers.lalr_analysis import Shift
 
 from lmfilter import ast
 from lmfilter.diagnostics import Diagnostic, Edit, Fix, Span
@@ -51,7 +52,7 @@ QUIRK_CODES = frozenset({"LMF107", "LMF108"})
 
 _OPERAND_START = frozenset({"FIELD", "WORD", "NOT", "LPAR"})
 _CONNECTIVES = frozenset({"AND", "OR", "RPAR", "$END"})
-_OPERATOR_TERMINALS = ("COMPARE_OP", "LIKE", "ILIKE", "IN", "IS", "BETWEEN")
+_MENDED = frozenset({"BAD_OP", "UNTERMINATED_STRING", "UNTERMINATED_DQ_STRING", "UNTERMINATED_FIELD"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,43 +75,8 @@ def grammar_text() -> str:
 
 @functools.cache
 def parser() -> Lark:
-    """The one LALR parser of this process, building AST nodes as it reduces."""
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="basic",
-        transformer=_Builder(),
-        maybe_placeholders=True,
-        postlex=_KeepFaultTokens(),
-    )
-
-
-@functools.cache
-def _scanner() -> tuple[tuple[re.Pattern[str], ...], dict[str, Callable[[Token], Token]], frozenset[str]]:
-    """The grammar's terminals as Lark compiles them (its regexes, keyword callbacks, ignored types), once."""
-    lexer: Any = parser()._build_lexer()
-    scanner = lexer.scanner
-    return tuple(scanner._mres), dict(lexer.callback), frozenset(lexer.ignore_types)
-
-
-def _scan(text: str) -> Iterator[Token]:
-    """Lark's basic lexing of ``text`` (same terminals, priorities and keyword callbacks), without the line
-    and column bookkeeping that lmfilter never reads: the lexer is total, so every position matches."""
-    patterns, callbacks, ignored = _scanner()
-    pos, end = 0, len(text)
-    while pos < end:
-        for pattern in patterns:
-            found = pattern.match(text, pos)
-            if found:
-                break
-        else:  # pragma: no cover - BAD_CHAR matches any character
-            raise AssertionError(f"no terminal matches at {pos}")
-        value, kind = found.group(0), found.lastgroup or ""
-        after = pos + len(value)
-        if kind not in ignored:
-            tok = Token(kind, value, start_pos=pos, end_pos=after)
-            yield callbacks[kind](tok) if kind in callbacks else tok
-        pos = after
+    """The grammar compiled by Lark, once per process: the lexer and LALR table this module runs."""
+    return Lark(grammar_text(), parser="lalr", lexer="basic", postlex=_KeepFaultTokens())
 
 
 class _KeepFaultTokens(PostLex):
@@ -127,6 +93,19 @@ class _KeepFaultTokens(PostLex):
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         return stream
+
+
+class _Token(NamedTuple):
+    """A token as the parser reads it: its terminal, its text, and where it stands."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start, self.end)
 
 
 def parse_surface(text: str) -> Surface:
@@ -155,124 +134,346 @@ def parse_surface(text: str) -> Surface:
             )
         )
         return Surface(text, None, tuple(diagnostics))
-    tree = _Driver(text, tokens, diagnostics).run()
-    return Surface(text, tree, tuple(diagnostics), _group_spans(tokens))
+    tree: ast.Expr
+    try:
+        # Straight through first: the mending reader departs from this reading only where it meets an
+        # unexpected token (at a stray AND too, since the table takes no connective after AND).
+        tree = _Machine(_table()).run(tokens)
+    except _UnexpectedTokenError:
+        tree = _Driver(text, tokens, diagnostics).run()
+    return Surface(text, tree, tuple(diagnostics), _group_spans(tokens) if "(" in text else ())
 
 
 # ---- lexing -------------------------------------------------------------------------------------
 
 
-def _tokens(text: str, diagnostics: list[Diagnostic]) -> list[Token]:
-    """The parser's tokens, with lexical faults reported and mended (or dropped); ends with ``$END``."""
-    out: list[Token] = []
-    for tok in _scan(text):
-        span = Span(tok.start_pos or 0, tok.end_pos or 0)
-        kind = tok.type
-        if kind == "BAD_OP":
-            replacement = "=" if tok == "==" else "!="
-            diagnostics.append(
-                _error(
-                    "LMF109",
-                    f"'{tok}' is not an operator; use '{replacement}'",
-                    span,
-                    Fix(f"replace with '{replacement}'", (Edit(span, replacement),)),
-                )
-            )
-            tok = _retyped(tok, "COMPARE_OP", replacement)
-        elif kind.startswith("UNTERMINATED_"):
-            closing = {"UNTERMINATED_STRING": "'", "UNTERMINATED_DQ_STRING": '"'}.get(kind, "`")
-            what = "key" if closing == "`" else "string"
-            end = Span(len(text), len(text))
-            diagnostics.append(
-                _error(
-                    "LMF103",
-                    f"unterminated {what}: add the closing {closing}",
-                    span,
-                    Fix(f"add the closing {closing}", (Edit(end, closing),)),
-                )
-            )
-            tok = _retyped(tok, kind.removeprefix("UNTERMINATED_"), str(tok) + closing)
-        out.append(tok)
-    out.append(Token("$END", "", start_pos=len(text), end_pos=len(text)))
+@dataclass(frozen=True, slots=True)
+class _Scanner:
+    """The grammar's terminals as Lark's basic lexer compiles them.
+
+    ``pattern`` is Lark's alternation of the terminals, a named group each in Lark's order of preference,
+    after the blanks that come before the token; ``renames`` are Lark's callbacks that retype a match (a
+    ``(`` matches BAD_CHAR and becomes LPAR); ``ignored`` names the blanks' terminal, for blanks at the end.
+    """
+
+    pattern: re.Pattern[str]
+    renames: dict[str, Callable[[Token], Token]]
+    ignored: frozenset[str]
+
+
+@functools.cache
+def _scanner() -> _Scanner:
+    lexer: Any = parser()._build_lexer()
+    (alternation,) = lexer.scanner._mres  # Lark splits the alternation only past 100 terminals
+    (blanks,) = (terminal for terminal in lexer.terminals if terminal.name in lexer.ignore_types)
+    # At a blank only the blanks' terminal (first by priority, see the grammar) and the catch-all BAD_CHAR
+    # match, and a run of blanks ends at something else: so skipping the blanks in front of each token
+    # lexes as Lark does. Blanks at the very end still match as a token of their own.
+    pattern = re.compile(f"(?:{blanks.pattern.to_regexp()})?(?:{alternation.pattern})", alternation.flags)
+    return _Scanner(pattern, dict(lexer.callback), frozenset(lexer.ignore_types))
+
+
+@functools.lru_cache(maxsize=1024)
+def _renamed(kind: str, text: str) -> str:
+    """The terminal Lark's lexer callback makes of a match of ``kind`` (once per text: they are short)."""
+    return str(_scanner().renames[kind](Token(kind, text)).type)
+
+
+def _tokens(text: str, diagnostics: list[Diagnostic]) -> list[_Token]:
+    """The parser's tokens, with lexical faults reported and mended (or dropped); ends with ``$END``.
+
+    Lark's basic lexing (same terminals, priorities and callbacks) without the line and column bookkeeping
+    that lmfilter never reads. The lexer is total and no terminal matches empty text, so the matches found
+    one after another cover the text.
+    """
+    scanner = _scanner()
+    renames, ignored = scanner.renames, scanner.ignored
+    out: list[_Token] = []
+    for found in scanner.pattern.finditer(text):
+        kind = found.lastgroup or ""
+        if kind in ignored:
+            continue
+        start, end = found.span(kind)
+        value = text[start:end]
+        if kind in renames:
+            kind = _renamed(kind, value)
+        tok = _Token(kind, value, start, end)
+        out.append(_mended(text, tok, diagnostics) if kind in _MENDED else tok)
+    out.append(_Token("$END", "", len(text), len(text)))
     return out
 
 
-def _retyped(tok: Token, kind: str, value: str) -> Token:
-    return Token(kind, value, start_pos=tok.start_pos, end_pos=tok.end_pos)
+def _mended(text: str, tok: _Token, diagnostics: list[Diagnostic]) -> _Token:
+    """Report a wrong operator or an unterminated string or key; return the token meant."""
+    span = tok.span
+    if tok.kind == "BAD_OP":
+        replacement = "=" if tok.text == "==" else "!="
+        diagnostics.append(
+            _error(
+                "LMF109",
+                f"'{tok.text}' is not an operator; use '{replacement}'",
+                span,
+                Fix(f"replace with '{replacement}'", (Edit(span, replacement),)),
+            )
+        )
+        return tok._replace(kind="COMPARE_OP", text=replacement)
+    closing = {"UNTERMINATED_STRING": "'", "UNTERMINATED_DQ_STRING": '"'}.get(tok.kind, "`")
+    what = "key" if closing == "`" else "string"
+    end = Span(len(text), len(text))
+    diagnostics.append(
+        _error(
+            "LMF103",
+            f"unterminated {what}: add the closing {closing}",
+            span,
+            Fix(f"add the closing {closing}", (Edit(end, closing),)),
+        )
+    )
+    return tok._replace(kind=tok.kind.removeprefix("UNTERMINATED_"), text=tok.text + closing)
 
 
-def _too_deep(tokens: list[Token]) -> Span | None:
+def _too_deep(tokens: list[_Token]) -> Span | None:
     """Where nesting first exceeds MAX_DEPTH, counting each open parenthesis and each NOT in a chain."""
+    if len(tokens) <= MAX_DEPTH:
+        return None  # each level takes a token
     nots = [0]  # NOTs in front of the operand being read, per open parenthesis
     for tok in tokens:
-        if tok.type == "LPAR":
+        if tok.kind == "LPAR":
             nots.append(0)
-        elif tok.type == "RPAR":
+        elif tok.kind == "RPAR":
             if len(nots) > 1:
                 nots.pop()
             nots[-1] = 0
-        elif tok.type == "NOT":
+        elif tok.kind == "NOT":
             nots[-1] += 1
-        elif tok.type in ("AND", "OR"):
+        elif tok.kind in ("AND", "OR"):
             nots[-1] = 0
         if len(nots) - 1 + sum(nots) > MAX_DEPTH:
-            return Span(tok.start_pos or 0, tok.end_pos or 0)
+            return tok.span
     return None
 
 
-def _group_spans(tokens: list[Token]) -> tuple[Span, ...]:
+def _group_spans(tokens: list[_Token]) -> tuple[Span, ...]:
     """The grouping parentheses (not those of an IN list)."""
     return tuple(
-        Span(tok.start_pos or 0, tok.end_pos or 0)
-        for before, tok in zip([None, *tokens], tokens, strict=False)
-        if tok.type == "LPAR" and (before is None or before.type != "IN")
+        tok.span
+        for i, tok in enumerate(tokens)
+        if tok.kind == "LPAR" and (i == 0 or tokens[i - 1].kind != "IN")
     )
+
+
+# ---- the LALR machine ---------------------------------------------------------------------------
+
+_Reduction = Callable[[list[Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Lark's LALR table for the grammar, laid out for a tight loop.
+
+    ``actions[state]`` maps a terminal to the state to shift to (``>= 0``) or to ``~r`` to reduce by rule
+    ``r``, and a rule's name to the state to go to once reduced to it. ``rules[r]`` holds the rule's length,
+    its name, and how its value is built from its children's (``None``: its one child's value passes on).
+    """
+
+    actions: tuple[dict[str, int], ...]
+    rules: tuple[tuple[int, str, _Reduction | None], ...]
+    start: int
+    end: int
+
+
+@functools.cache
+def _table() -> _Table:
+    lalr: Any = parser().parser.parser.parser  # the front end's LALR parser's shift-reduce core
+    table = lalr.parse_table
+    rules: dict[Any, int] = {}
+    actions: list[dict[str, int]] = []
+    for state in range(len(table.states)):
+        row: dict[str, int] = {}
+        for name, (action, arg) in table.states[state].items():
+            row[str(name)] = arg if action is Shift else ~rules.setdefault(arg, len(rules))
+        actions.append(row)
+    for row in actions:
+        after_and = row.get("AND", -1)
+        if after_and >= 0 and _CONNECTIVES & actions[after_and].keys():  # pragma: no cover - grammar bug
+            raise AssertionError("the grammar lets a connective follow AND; parse_surface assumes not")
+    return _Table(
+        tuple(actions),
+        tuple((len(rule.expansion), str(rule.origin.name), _reduction(rule)) for rule in rules),
+        table.start_states["start"],
+        table.end_states["start"],
+    )
+
+
+def _reduction(rule: Any) -> _Reduction | None:
+    """How a rule's value is built from its children's, the way Lark's tree builder shapes children.
+
+    A repetition's helper rule (``__conjunction_star_1``) makes a list of its items, spliced into the
+    parent's children; a ``?rule`` of one symbol passes its child on; any other rule is built by the
+    :class:`_Builder` method named by its alias or name.
+    """
+    name = str(rule.alias or rule.origin.name)
+    spliced = frozenset(
+        i for i, symbol in enumerate(rule.expansion) if not symbol.is_term and symbol.name.startswith("_")
+    )
+    build: _Reduction
+    if name.startswith("_"):
+        if spliced == {0}:  # left-recursive: extend the list so far in place (linear, not quadratic)
+            return _extended
+        build = _items
+    elif rule.options.expand1 and len(rule.expansion) == 1 and not spliced:
+        return None
+    else:
+        build = getattr(_BUILDER, name)
+    if not spliced:
+        return build
+
+    def spliced_then_built(children: list[Any]) -> Any:
+        flat: list[Any] = []
+        for i, child in enumerate(children):
+            if i in spliced:
+                flat.extend(child)
+            else:
+                flat.append(child)
+        return build(flat)
+
+    return spliced_then_built
+
+
+def _items(children: list[Any]) -> list[Any]:
+    return children
+
+
+def _extended(children: list[Any]) -> list[Any]:
+    items: list[Any] = children[0]
+    items += children[1:]
+    return items
+
+
+class _UnexpectedTokenError(Exception):
+    """The table has no action for a token; ``expected`` names the terminals it has one for."""
+
+    def __init__(self, expected: frozenset[str]) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+class _Machine:
+    """One run of the LALR table: its stack of states and the values built for them."""
+
+    __slots__ = ("_table", "states", "values")
+
+    def __init__(self, table: _Table) -> None:
+        self._table = table
+        self.states = [table.start]
+        self.values: list[Any] = []
+
+    def run(self, tokens: Iterable[_Token]) -> Any:
+        """Feed ``tokens`` in turn, making the reductions each calls for before shifting it; once fed
+        ``$END``, return the filter's value.
+
+        Raises :class:`_UnexpectedTokenError` at a token the table has no action for, with the reductions
+        made so far kept (as Lark's parser keeps them).
+        """
+        actions, rules, end = self._table.actions, self._table.rules, self._table.end
+        states, values = self.states, self.values
+        for tok in tokens:
+            kind = tok.kind
+            action = actions[states[-1]].get(kind)
+            while action is not None and action < 0:
+                size, name, build = rules[~action]
+                if build is None:  # its one child's value stands for it
+                    del states[-1]
+                elif size:
+                    children = values[-size:]
+                    del states[-size:]
+                    del values[-size:]
+                    values.append(build(children))
+                else:
+                    values.append(build([]))
+                states.append(actions[states[-1]][name])
+                if kind == "$END" and states[-1] == end:
+                    return values[-1]
+                action = actions[states[-1]].get(kind)
+            if action is None:
+                raise _UnexpectedTokenError(frozenset(name for name in actions[states[-1]] if name.isupper()))
+            states.append(action)
+            values.append(tok)
+        return None
+
+    def feed(self, tok: _Token) -> Any:
+        """Feed one token (see :meth:`run`)."""
+        return self.run((tok,))
+
+    def accepts(self, kind: str) -> bool:
+        """Whether a ``kind`` token could come next (tried on a copy of the states; nothing is built)."""
+        actions, rules, end = self._table.actions, self._table.rules, self._table.end
+        states = self.states.copy()
+        while True:
+            action = actions[states[-1]].get(kind)
+            if action is None:
+                return False
+            if action >= 0:
+                return True
+            size, name, _ = rules[~action]
+            if size:
+                del states[-size:]
+            states.append(actions[states[-1]][name])
+            if kind == "$END" and states[-1] == end:
+                return True
+
+    def pop(self) -> Any:
+        """Drop the top state; return its value."""
+        self.states.pop()
+        return self.values.pop()
 
 
 # ---- parsing with recovery ----------------------------------------------------------------------
 
 
 class _Driver:
-    """Feeds tokens to the interactive parser, mending what it can and reporting the rest."""
+    """Feeds tokens to the LALR machine one at a time, mending what it can and reporting the rest.
 
-    def __init__(self, text: str, tokens: list[Token], diagnostics: list[Diagnostic]) -> None:
+    It reads as the machine reads straight through up to the first unexpected token, so
+    :func:`parse_surface` needs it only once that reading fails.
+    """
+
+    def __init__(self, text: str, tokens: list[_Token], diagnostics: list[Diagnostic]) -> None:
         self.text = text
         self.tokens = tokens
         self.diagnostics = diagnostics
-        self.ip: InteractiveParser = parser().parse_interactive()
+        self.machine = _Machine(_table())
 
     def run(self) -> ast.Expr:
         tokens = self.tokens
+        feed = self.machine.feed
         i = 0
         budget = 4 * len(tokens) + 16  # every step advances or mends; this only guards against a bug
         while budget:
             budget -= 1
             tok = tokens[i]
-            if tok.type == "AND" and self._stray_and(i):
+            if tok.kind == "AND" and self._stray_and(i):
                 i += 1
                 continue
             try:
-                if tok.type == "$END":
-                    return self._result(self.ip.feed_token(tok))
-                self.ip.feed_token(tok)
+                if tok.kind == "$END":
+                    tree: ast.Expr = feed(tok)
+                    return tree
+                feed(tok)
                 i += 1
-            except UnexpectedToken as err:
-                i = self._recover(i, {name for name in err.expected if self._accepts(name)})
+            except _UnexpectedTokenError as err:
+                i = self._recover(i, {name for name in err.expected if self.machine.accepts(name)})
         raise AssertionError("parser recovery did not terminate")  # pragma: no cover
-
-    def _result(self, value: Any) -> ast.Expr:
-        return value if isinstance(value, ast.Node) else ast.MATCH_ALL  # type: ignore[return-value]
 
     def _stray_and(self, i: int) -> bool:
         """An AND with nothing after it to join (``a AND``, ``a AND AND b``, ``a AND )``) is dropped."""
-        following = self.tokens[i + 1].type
-        if following not in _CONNECTIVES or not self._accepts(following):
+        following = self.tokens[i + 1].kind
+        if following not in _CONNECTIVES or not self.machine.accepts(following):
             return False
         self._stray_and_warning(self.tokens[i])
         return True
 
-    def _stray_and_warning(self, tok: Token) -> None:
-        span = _span(tok)
+    def _stray_and_warning(self, tok: _Token) -> None:
+        span = tok.span
         wide = _widen_to_space(self.text, span)
         self.diagnostics.append(
             Diagnostic(
@@ -285,25 +486,25 @@ class _Driver:
         )
 
     def _recover(self, i: int, expected: set[str]) -> int:
-        """Report the fault at token ``i``, mend the parser's state, and return where to go on."""
+        """Report the fault at token ``i``, mend the machine's state, and return where to go on."""
         tok = self.tokens[i]
-        if tok.type == "AND" and "FIELD" in expected:  # a leading or doubled AND
+        if tok.kind == "AND" and "FIELD" in expected:  # a leading or doubled AND
             self._stray_and_warning(tok)
             return i + 1
-        if tok.type in _OPERAND_START and "AND" in expected:
-            at = Span(tok.start_pos or 0, tok.start_pos or 0)
+        if tok.kind in _OPERAND_START and "AND" in expected:
+            at = Span(tok.start, tok.start)
             self.diagnostics.append(
                 Diagnostic(
                     "LMF108",
                     "warning",
                     "missing AND between two conditions (MLflow reads them as joined by AND)",
-                    _span(tok),
+                    tok.span,
                     (Fix("insert AND", (Edit(at, "AND "),)),),
                 )
             )
-            self.ip.feed_token(Token("AND", "AND", start_pos=at.start, end_pos=at.start))
+            self.machine.feed(_Token("AND", "AND", at.start, at.start))
             return i
-        if tok.type == "$END":
+        if tok.kind == "$END":
             # After an unterminated string or key, which runs to the end, the end is no news.
             if not any(d.code == "LMF103" for d in self.diagnostics):
                 self.diagnostics.append(self._unexpected(tok, expected))
@@ -312,7 +513,7 @@ class _Driver:
         if expected <= _CONNECTIVES:
             # A complete condition followed by junk: drop the junk, up to where a condition could go on.
             j = i + 1
-            while self.tokens[j].type not in _CONNECTIVES | _OPERAND_START:
+            while self.tokens[j].kind not in _CONNECTIVES | _OPERAND_START:
                 j += 1
             self.diagnostics.append(self._unexpected(tok, expected, self.tokens[j - 1]))
             return j
@@ -321,17 +522,15 @@ class _Driver:
 
     def _skip_condition(self, i: int) -> int:
         """Replace the broken condition by a placeholder; return the index of the next AND/OR/)/end."""
-        state = self.ip.parser_state
         unclosed = 0
-        while not self._accepts("RECOVERED"):
-            state.state_stack.pop()
-            popped = state.value_stack.pop()
-            if isinstance(popped, Token) and popped.type == "LPAR":
+        while not self.machine.accepts("RECOVERED"):
+            popped = self.machine.pop()
+            if isinstance(popped, _Token) and popped.kind == "LPAR":
                 unclosed += 1
-        start = self.tokens[i].start_pos or 0
+        start = self.tokens[i].start
         j = i
         while True:
-            kind = self.tokens[j].type
+            kind = self.tokens[j].kind
             if kind == "$END" or (kind in ("AND", "OR") and unclosed == 0):
                 break
             if kind == "RPAR":
@@ -341,9 +540,9 @@ class _Driver:
             elif kind == "LPAR":
                 unclosed += 1
             j += 1
-        end = max(start, self.tokens[j - 1].end_pos or 0) if j > i else start
-        self.ip.feed_token(Token("RECOVERED", "", start_pos=start, end_pos=end))
-        if j == i and self.tokens[j].type != "$END" and not self._accepts(self.tokens[j].type):
+        end = max(start, self.tokens[j - 1].end) if j > i else start
+        self.machine.feed(_Token("RECOVERED", "", start, end))
+        if j == i and self.tokens[j].kind != "$END" and not self.machine.accepts(self.tokens[j].kind):
             j += 1  # the faulty token itself cannot follow: drop it, so that every step advances
         return j
 
@@ -352,45 +551,31 @@ class _Driver:
         end = len(self.text)
         popped = False
         while True:
-            if popped and self._accepts("RECOVERED"):
-                self.ip.feed_token(Token("RECOVERED", "", start_pos=end, end_pos=end))
+            if popped and self.machine.accepts("RECOVERED"):
+                self.machine.feed(_Token("RECOVERED", "", end, end))
                 popped = False
-            elif self._accepts("RPAR"):
-                self.ip.feed_token(Token("RPAR", ")", start_pos=end, end_pos=end))
-            elif self._accepts("$END"):
+            elif self.machine.accepts("RPAR"):
+                self.machine.feed(_Token("RPAR", ")", end, end))
+            elif self.machine.accepts("$END"):
                 return
             else:
-                self.ip.parser_state.state_stack.pop()
-                self.ip.parser_state.value_stack.pop()
+                self.machine.pop()
                 popped = True
 
-    def _accepts(self, terminal: str) -> bool:
-        probe = self.ip.copy(deepcopy_values=False)  # type: ignore[no-untyped-call]
-        probe.parser_state.parse_conf = copy.copy(probe.parser_state.parse_conf)
-        probe.parser_state.parse_conf.callbacks = _NO_CALLBACKS
-        try:
-            probe.feed_token(Token(terminal, ""))
-        except UnexpectedToken:
-            return False
-        return True
-
-    def _unexpected(self, tok: Token, expected: set[str], last: Token | None = None) -> Diagnostic:
+    def _unexpected(self, tok: _Token, expected: set[str], last: _Token | None = None) -> Diagnostic:
         wanted = _describe_expected(expected)
-        if tok.type == "$END":
+        if tok.kind == "$END":
             at = len(self.text.rstrip())
             span = Span(at, at)
             fixes: tuple[Fix, ...] = ()
             if "RPAR" in expected:
                 fixes = (Fix("add ')'", (Edit(Span(len(self.text), len(self.text)), ")"),)),)
             return _error("LMF102", f"unexpected end of filter; expected {wanted}", span, *fixes)
-        span = _span(tok).cover(_span(last or tok))
-        if tok.type == "RPAR" and "RPAR" not in expected and expected <= _CONNECTIVES:
+        span = tok.span.cover((last or tok).span)
+        if tok.kind == "RPAR" and "RPAR" not in expected and expected <= _CONNECTIVES:
             return _error("LMF101", "unmatched ')'", span, Fix("remove the ')'", (Edit(span, ""),)))
-        code = "LMF104" if tok.type.startswith("BAD_") else "LMF101"
-        return _error(code, f"unexpected {_quote(str(tok))}; expected {wanted}", span)
-
-
-_NO_CALLBACKS: dict[str, Callable[..., Any]] = {}
+        code = "LMF104" if tok.kind.startswith("BAD_") else "LMF101"
+        return _error(code, f"unexpected {_quote(tok.text)}; expected {wanted}", span)
 
 
 def _describe_expected(expected: Iterable[str]) -> str:
@@ -422,10 +607,6 @@ def _quote(text: str) -> str:
     return repr(shown)
 
 
-def _span(tok: Token) -> Span:
-    return Span(tok.start_pos or 0, tok.end_pos or 0)
-
-
 def _widen_to_space(text: str, span: Span) -> Span:
     """The span plus the blanks after it (or, at the end, before it), so removing it leaves tidy text."""
     end = span.end
@@ -446,6 +627,7 @@ def _error(code: str, message: str, span: Span, *fixes: Fix) -> Diagnostic:
 # ---- tree building ------------------------------------------------------------------------------
 
 _ENTITIES = {entity.value: entity for entity in ast.Entity}
+_OPS = {op.value: op for op in ast.Op}
 _VALUE_NODES = (ast.String, ast.Number, ast.StatusValue, ast.Word, ast.DoubleQuoted)
 
 
@@ -469,8 +651,12 @@ def field_from_text(text: str, span: Span = ast.NO_SPAN) -> ast.Field:
     return ast.Field(entity, key, written=text, span=span)
 
 
-class _Builder(Transformer[Token, Any]):
-    """Lark callbacks: build AST nodes while the parser reduces (no intermediate parse tree)."""
+class _Builder:
+    """The value of each rule, by the rule's alias or name: AST nodes, built as the machine reduces.
+
+    Children come in the order of the rule's symbols: tokens for terminals, built values for rules. They
+    stand in reading order, so a node's span runs from its first child's start to its last one's end.
+    """
 
     def start(self, children: list[Any]) -> ast.Expr:
         return children[0] if children else ast.MATCH_ALL
@@ -485,50 +671,50 @@ class _Builder(Transformer[Token, Any]):
 
     def negation(self, children: list[Any]) -> ast.Not:
         not_tok, item = children
-        return ast.Not(item, span=_span(not_tok).cover(item.span))
+        return ast.Not(item, span=Span(not_tok.start, item.span.end))
 
     def group(self, children: list[Any]) -> ast.Expr:
         lpar, item, rpar = children
-        grouped: ast.Expr = dataclasses.replace(item, span=_span(lpar).cover(_span(rpar)))
+        grouped: ast.Expr = dataclasses.replace(item, span=Span(lpar.start, rpar.end))
         return grouped
 
     def compare(self, children: list[Any]) -> ast.Compare:
         field, op, value = children
-        return ast.Compare(field, ast.Op(str(op)), value, span=field.span.cover(value.span))
+        return ast.Compare(field, _OPS[op.text], value, span=Span(field.span.start, value.span.end))
 
     def like(self, children: list[Any]) -> ast.Like:
         field, *words, pattern = children
         negated = len(words) == 2
-        insensitive = words[-1].type == "ILIKE"
-        return ast.Like(field, pattern, negated, insensitive, span=field.span.cover(pattern.span))
+        insensitive = words[-1].kind == "ILIKE"
+        return ast.Like(field, pattern, negated, insensitive, span=Span(field.span.start, pattern.span.end))
 
     def in_list(self, children: list[Any]) -> ast.In:
         field = children[0]
-        negated = children[1].type == "NOT"
-        values = tuple(c for c in children[2:] if isinstance(c, _VALUE_NODES))
-        return ast.In(field, values, negated, span=field.span.cover(_span(children[-1])))
+        negated = children[1].kind == "NOT"
+        values = tuple([c for c in children[2:] if isinstance(c, _VALUE_NODES)])
+        return ast.In(field, values, negated, span=Span(field.span.start, children[-1].end))
 
     def is_null(self, children: list[Any]) -> ast.IsNull:
         field, *words = children
-        return ast.IsNull(field, len(words) == 3, span=field.span.cover(_span(words[-1])))
+        return ast.IsNull(field, len(words) == 3, span=Span(field.span.start, words[-1].end))
 
     def between(self, children: list[Any]) -> ast.Between:
         field = children[0]
-        negated = children[1].type == "NOT"
+        negated = children[1].kind == "NOT"
         low, high = children[-3], children[-1]
-        return ast.Between(field, low, high, negated, span=field.span.cover(high.span))
+        return ast.Between(field, low, high, negated, span=Span(field.span.start, high.span.end))
 
     def recovered(self, children: list[Any]) -> ast.Invalid:
-        return ast.Invalid(span=_span(children[0]))
+        return ast.Invalid(span=children[0].span)
 
     def field(self, children: list[Any]) -> ast.Field:
         tok = children[0]
-        return field_from_text(str(tok), _span(tok))
+        return field_from_text(tok.text, Span(tok.start, tok.end))
 
     def value(self, children: list[Any]) -> ast.Value:
         tok = children[0]
-        text, span = str(tok), _span(tok)
-        match tok.type:
+        text, span = tok.text, Span(tok.start, tok.end)
+        match tok.kind:
             case "STRING":
                 return ast.String(text[1:-1].replace("''", "'"), span=span)
             case "NUMBER":
@@ -539,6 +725,9 @@ class _Builder(Transformer[Token, Any]):
                 return ast.Word(text, span=span)
 
 
+_BUILDER = _Builder()
+
+
 def _cover(nodes: Iterable[ast.Node]) -> Span:
     spans = [node.span for node in nodes]
-    return functools.reduce(Span.cover, spans)
+    return Span(min(span.start for span in spans), max(span.end for span in spans))
