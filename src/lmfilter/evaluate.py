@@ -14,7 +14,9 @@
 
 A query is compiled once: the tree becomes nested closures over a per-model *row*, a list holding just the
 values the filter and the order read (an attribute, a param, the latest passing value of one metric, ...),
-computed once per model. Models stream through: only the matches are kept.
+computed once per model. Reading a model's metrics costs the most, so conditions on metrics run after the
+others and the metric values are computed only when a condition needs them. Models stream through: only the
+matches are kept.
 
 >>> models = [
 ...     {"info": {"model_id": "m-1", "name": "a", "creation_timestamp_ms": 1},
@@ -99,6 +101,7 @@ class RowFilter:
 #   ("values", key, rows)       every row's value (a tuple, empty if no row)
 #   ("by_time", key, rows)      the value of the latest row by timestamp, step, then lowest run id
 #   ("any_row", rows)           whether any row of any metric passes
+# and one more item last: None, or while the metric slots are pending, what computes them (_RowBuilder).
 Slot = tuple[Any, ...]
 
 
@@ -200,33 +203,69 @@ def _junction(kind: str, items: list[Logic]) -> Logic:
     return items[0] if len(items) == 1 else Junction(kind, tuple(items))
 
 
-def _predicate(logic: Logic) -> Predicate:
-    """The logic as one closure over a row."""
+def _predicate(logic: Logic, late: frozenset[int]) -> Predicate:
+    """The logic as one closure over a row; items of AND and OR run those reading no ``late`` place first.
+
+    A ``late`` place (a metric's) may still be :data:`_PENDING`: it is read through :func:`_late`."""
     match logic:
-        case Junction("all", items):
-            return _all([_predicate(item) for item in items])
-        case Junction(_, items):
-            return _any([_predicate(item) for item in items])
+        case Junction(kind, items):
+            ordered = sorted(items, key=lambda item: bool(_reads(item) & late))
+            preds = [_predicate(item, late) for item in ordered]
+            return _all(preds) if kind == "all" else _any(preds)
         case Negation(item):
-            inner = _predicate(item)
+            inner = _predicate(item, late)
             return lambda row: None if (v := inner(row)) is None else not v
-        case Leaf(i, "value", test) if test is not None:
-            passes = test
-            return lambda row: None if (value := row[i]) is None else passes(value)
-        case Leaf(i, "any", test) if test is not None:  # MLflow 3.17: some passing row satisfies it
-            some = test
-            return lambda row: any(map(some, values)) if (values := row[i]) else None
-        case Leaf(i, "null"):
-            return lambda row: row[i] is None
-        case Leaf(i, "not_null"):
-            return lambda row: row[i] is not None
-        case Leaf(i, "empty"):
-            return lambda row: not row[i]
-        case Leaf(i, "not_empty"):
-            return lambda row: bool(row[i])
-        case Leaf(i, "flag"):
-            return lambda row: row[i]
+        case Leaf(i, mode, test) if i in late:
+            return _leaf_predicate(mode, test, _late(i))
+        case Leaf(i, mode, test):
+            return _leaf_predicate(mode, test, operator.itemgetter(i))
     raise AssertionError(f"unknown logic {logic!r}")
+
+
+def _leaf_predicate(mode: str, test: Callable[[Any], bool] | None, read: Callable[[Row], Any]) -> Predicate:
+    match mode:
+        case "value" if test is not None:
+            passes = test
+            return lambda row: None if (value := read(row)) is None else passes(value)
+        case "any" if test is not None:  # MLflow 3.17: some passing row satisfies it
+            some = test
+            return lambda row: any(map(some, values)) if (values := read(row)) else None
+        case "null":
+            return lambda row: read(row) is None
+        case "not_null":
+            return lambda row: read(row) is not None
+        case "empty":
+            return lambda row: not read(row)
+        case "not_empty":
+            return lambda row: bool(read(row))
+        case "flag":
+            return read
+    raise AssertionError(f"unknown leaf mode {mode!r}")
+
+
+def _reads(logic: Logic) -> frozenset[int]:
+    """The places of the row the logic reads."""
+    match logic:
+        case Junction(_, items):
+            return frozenset().union(*(_reads(item) for item in items))
+        case Negation(item):
+            return _reads(item)
+        case Leaf(i):
+            return frozenset((i,))
+    raise AssertionError(f"unknown logic {logic!r}")
+
+
+def _late(i: int) -> Callable[[Row], Any]:
+    """How to read a late place: its value, once the row's last item (the filler) has computed it."""
+
+    def read(row: Row) -> Any:
+        value = row[i]
+        if value is _PENDING:
+            row[-1](row)
+            value = row[i]
+        return value
+
+    return read
 
 
 def _all(preds: Sequence[Predicate]) -> Predicate:
@@ -375,16 +414,14 @@ class _RowBuilder:
         self.reads_any_metric = any(slot[0] == "any_row" for slot, _ in self.slots)
         self.reads_params = any(slot[0] in ("param", "param_number") for slot, _ in self.slots)
         self.reads_tags = any(slot[0] == "tag" for slot, _ in self.slots)
+        self.late = frozenset(i for slot, i in self.slots if slot[0] in _METRIC_SLOTS or slot[0] == "any_row")
 
-    def __call__(self, record: Record) -> Row:
+    def __call__(self, record: Record, *, late: bool = False) -> Row:
+        """The record's row. Its last item is ``None``, or with ``late`` a filler: the metric places then stay
+        :data:`_PENDING` until a predicate that gets that far calls ``row[-1](row)`` to compute them all."""
         params = record.params() if self.reads_params else {}
         tags = record.tags() if self.reads_tags else {}
-        metrics: Mapping[str, Sequence[MetricRow]] = {}
-        if self.reads_any_metric:
-            metrics = record.metric_rows(None)
-        elif self.metric_keys:
-            metrics = record.metric_rows(self.metric_keys)
-        row: Row = [None] * self.width
+        row: Row = [None] * (self.width + 1)
         for slot, i in self.slots:
             kind = slot[0]
             if kind == "attr":
@@ -397,13 +434,37 @@ class _RowBuilder:
                 row[i] = _as_number(params.get(slot[1]))
             elif kind == "tag":
                 row[i] = tags.get(slot[1])
-            elif kind == "any_row":
-                row[i] = _on_some_dataset(slot[1], metrics)
+        if self.late:
+            if late:
+                for i in self.late:
+                    row[i] = _PENDING
+                row[-1] = lambda row: self._fill(row, record)
             else:
-                row[i] = _metric_value(kind, slot[2], metrics.get(slot[1], ()))
+                self._fill(row, record)
+        return row
+
+    def _fill(self, row: Row, record: Record) -> None:
+        """Compute the metric places of the row, reading the record's metrics once; drop the filler."""
+        metrics: Mapping[str, Sequence[MetricRow]] = {}
+        if self.reads_any_metric:
+            metrics = record.metric_rows(None)
+        elif self.metric_keys:
+            metrics = record.metric_rows(self.metric_keys)
+        for slot, i in self.slots:
+            if slot[0] == "any_row":
+                row[i] = _on_some_dataset(slot[1], metrics)
+            elif slot[0] in _METRIC_SLOTS:
+                row[i] = _metric_value(slot[0], slot[2], metrics.get(slot[1], ()))
+        row[-1] = None
+
+    def complete(self, row: Row) -> Row:
+        """The row with every place computed."""
+        if row[-1] is not None:
+            row[-1](row)
         return row
 
 
+_PENDING: Any = object()  # a late place not yet computed
 _METRIC_SLOTS = frozenset({"latest", "values", "by_time"})
 
 
@@ -464,9 +525,9 @@ class Query:
         with collector_paused():
             for index, item in enumerate(models):
                 record = Record.of(item, index)
-                row = build_row(record)
+                row = build_row(record, late=True)
                 if predicate(row) is True:
-                    matches.append((row, record.model()))
+                    matches.append((build_row.complete(row), record.model()))
         return [model for _, model in self.sort(matches)]
 
     def row(self, model: LoggedModel | Mapping[str, Any], index: int = 0) -> Row:
@@ -558,7 +619,8 @@ def _compile_query(
         logic = _junction("all", [logic, Leaf(layout.index(("any_row", rows)), "flag")])
     order = tuple((layout.index(_order_slot(key, target, rows)), key.ascending) for key in keys)
     slots = tuple(slot for slot, _ in sorted(layout.slots.items(), key=lambda item: item[1]))
-    return Query(slots, logic, _predicate(logic), order, _RowBuilder(layout.slots))
+    build_row = _RowBuilder(layout.slots)
+    return Query(slots, logic, _predicate(logic, build_row.late), order, build_row)
 
 
 def _order_slot(key: OrderKey, target: Target, rows: RowFilter) -> Slot:
