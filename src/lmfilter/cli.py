@@ -74,17 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     check_cmd.add_argument(
         "filter", metavar="FILTER", help="the filter text, or - to read filters from stdin"
     )
-    check_cmd.add_argument(
-        "--target",
-        default="mlflow",
-        choices=sorted(TARGETS),
-        help="where the filter will run (default: mlflow)",
-    )
-    check_cmd.add_argument(
-        "--native",
-        action="store_true",
-        help="the filter is sent to the server as it is: what it would reject or misread is an error",
-    )
+    _check_options(check_cmd)
     check_cmd.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     check_cmd.set_defaults(run=_run_check)
 
@@ -134,22 +124,27 @@ def _parser() -> argparse.ArgumentParser:
         "(default: the current directory). Exits 1 when a filter has an error or a file cannot be read.",
     )
     lint_cmd.add_argument("paths", nargs="*", metavar="PATH", help="files and directories (default: .)")
-    lint_cmd.add_argument(
-        "--target",
-        default="mlflow",
-        choices=sorted(TARGETS),
-        help="where the filters will run (default: mlflow)",
-    )
-    lint_cmd.add_argument(
-        "--native",
-        action="store_true",
-        help="filters are sent as they are: what the server rejects is an error",
-    )
+    _check_options(lint_cmd)
     lint_cmd.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="output format")
     lint_cmd.set_defaults(run=_run_lint)
     _add_server_commands(commands)
     commands.add_parser("lsp", help="run the language server on stdio (lmfilter lsp --help)")
     return parser
+
+
+def _check_options(cmd: argparse.ArgumentParser) -> None:
+    """``--target`` and ``--native``: what a filter is checked against."""
+    cmd.add_argument(
+        "--target",
+        default="mlflow",
+        choices=sorted(TARGETS),
+        help="where the filters will run (default: mlflow)",
+    )
+    cmd.add_argument(
+        "--native",
+        action="store_true",
+        help="filters are sent to the server as they are: what it would reject or misread is an error",
+    )
 
 
 # ---- compile, explain, search, models ------------------------------------------------------------

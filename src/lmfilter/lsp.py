@@ -1124,12 +1124,20 @@ def _code_actions(ls: LmfilterServer, params: types.CodeActionParams) -> list[ty
     return actions
 
 
-async def _completion(ls: LmfilterServer, params: types.CompletionParams) -> types.CompletionList | None:
-    analysis = ls.analyses.get(params.text_document.uri)
-    found = site_at(analysis, params.position) if analysis else None
+def _site_under(ls: LmfilterServer, uri: str, position: types.Position) -> tuple[Analysis, Site, int] | None:
+    """The open document's analysis, the filter under the cursor, and the cursor's offset in it."""
+    analysis = ls.analyses.get(uri)
+    found = site_at(analysis, position) if analysis else None
     if analysis is None or found is None:
         return None
-    site, offset = found
+    return analysis, *found
+
+
+async def _completion(ls: LmfilterServer, params: types.CompletionParams) -> types.CompletionList | None:
+    under = _site_under(ls, params.text_document.uri, params.position)
+    if under is None:
+        return None
+    analysis, site, offset = under
     known = await ls.known()
     settings = ls.settings
     lines = analysis.lines
@@ -1153,11 +1161,10 @@ async def _completion(ls: LmfilterServer, params: types.CompletionParams) -> typ
 
 
 async def _hover(ls: LmfilterServer, params: types.HoverParams) -> types.Hover | None:
-    analysis = ls.analyses.get(params.text_document.uri)
-    found = site_at(analysis, params.position) if analysis else None
-    if analysis is None or found is None:
+    under = _site_under(ls, params.text_document.uri, params.position)
+    if under is None:
         return None
-    site, offset = found
+    analysis, site, offset = under
     tokens = _lex(site.text)
     index = _token_at(tokens, offset)
     if index is None or Reading.of(tokens[: index + 1]).roles[index] is not Role.FIELD:
