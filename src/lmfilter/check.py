@@ -28,7 +28,17 @@ from dataclasses import dataclass, field, replace
 
 from lmfilter import ast
 from lmfilter.ast import Entity, Op, ValueType
-from lmfilter.diagnostics import Diagnostic, Edit, Fix, Severity, Span, did_you_mean, has_errors
+from lmfilter.diagnostics import (
+    Diagnostic,
+    Edit,
+    Fix,
+    Severity,
+    Span,
+    did_you_mean,
+    has_errors,
+    quoted,
+    shown,
+)
 from lmfilter.native import Unsupported, unsupported
 from lmfilter.schema import ATTRIBUTES, ENTITY_PREFIXES, Feature, Target, attribute, entity_type, get_target
 from lmfilter.schema import suggest_attribute as _suggest_attribute
@@ -180,7 +190,7 @@ class _Checker:
                 if kind is ValueType.STRING and len(values) == 1 and isinstance(values[0], ast.Number):
                     number = values[0]
                     self.misread(
-                        f"IN ({number.text}) is read as a number, not a list (HTTP 400)",
+                        f"IN ({shown(number.text)}) is read as a number, not a list (HTTP 400)",
                         number.span,
                         _quote_fix(number.span, number.text),
                     )
@@ -200,7 +210,7 @@ class _Checker:
                     self.report(
                         "LMF210",
                         "warning",
-                        f"empty range ({lo.text} > {hi.text}): matches {matches}",
+                        f"empty range ({shown(lo.text)} > {shown(hi.text)}): matches {matches}",
                         node.span,
                         Fix("swap the bounds", (Edit(low.span, hi.text), Edit(high.span, lo.text))),
                     )
@@ -234,7 +244,7 @@ class _Checker:
             self.support(
                 Feature.PLAIN_ODD_KEY,
                 key_span,
-                f"the key {fld.key!r} without backticks",
+                f"the key {quoted(fld.key)} without backticks",
                 (Fix("add backticks", (Edit(key_span, f"`{fld.key}`"),)),),
             )
         return ast.Field(fld.entity, fld.key, entity_type(fld.entity, fld.key), written=written, span=span)
@@ -246,7 +256,7 @@ class _Checker:
             self.report(
                 "LMF201",
                 "error",
-                f"unknown field {fld.written!r}: a field is metrics.<key>, "
+                f"unknown field {quoted(fld.written)}: a field is metrics.<key>, "
                 "params.<key>, tags.<key> or an attribute",
                 fld.span,
             )
@@ -254,7 +264,7 @@ class _Checker:
         self.report(
             "LMF201",
             "error",
-            f"unknown entity {prefix!r}; did you mean {guess!r}?",
+            f"unknown entity {quoted(prefix)}; did you mean {guess!r}?",
             prefix_span,
             Fix(f"replace with '{guess}'", (Edit(prefix_span, guess),)),
         )
@@ -274,13 +284,13 @@ class _Checker:
                 guess = _suggest_attribute(name)
                 fixes = (Fix(f"replace with '{guess}'", (Edit(name_span, guess),)),) if guess else ()
                 hint = f"; did you mean {guess!r}?" if guess else ""
-                self.report("LMF202", "error", f"unknown attribute {name!r}{hint}", name_span, *fixes)
+                self.report("LMF202", "error", f"unknown attribute {quoted(name)}{hint}", name_span, *fixes)
             return ast.Field(Entity.ATTRIBUTE, name, ValueType.UNKNOWN, written=fld.written, span=fld.span)
         if prefixed and name != attr.mlflow_column and not quiet:
             self.support(
                 Feature.PREFIXED_ALIAS,
                 fld.span,
-                f"{fld.written!r} (MLflow answers HTTP 500)",
+                f"{quoted(fld.written)} (MLflow answers HTTP 500)",
                 (Fix(f"write '{attr.name}'", (Edit(fld.span, attr.name),)),),
             )
         return ast.Field(Entity.ATTRIBUTE, attr.name, attr.type, written=fld.written, span=fld.span)
@@ -317,7 +327,7 @@ class _Checker:
             self.report(
                 "LMF207",
                 "error",
-                f"unquoted word {value.text!r} in an IN list; quote it",
+                f"unquoted word {quoted(value.text)} in an IN list; quote it",
                 value.span,
                 _quote_fix(value.span, value.text),
             )
@@ -341,7 +351,7 @@ class _Checker:
             case ast.Number(text):
                 if text.startswith("+"):
                     self.misread(
-                        f"a number with a '+' sign is an error there ({text})",
+                        f"a number with a '+' sign is an error there ({shown(text)})",
                         value.span,
                         Fix("remove the '+'", (Edit(value.span, text[1:]),)),
                     )
@@ -364,7 +374,7 @@ class _Checker:
                     else ()
                 )
                 self.report(
-                    "LMF204", "error", f"expected a number, not the string {text!r}", value.span, *fixes
+                    "LMF204", "error", f"expected a number, not the string {quoted(text)}", value.span, *fixes
                 )
         return value
 
@@ -376,8 +386,8 @@ class _Checker:
                 self.report(
                     "LMF208",
                     "warning",
-                    f"{_describe(fld)} holds text: {text} is compared as "
-                    f"the string '{text}' (so it does not match {_variant(text)})",
+                    f"{_describe(fld)} holds text: {shown(text)} is compared as "
+                    f"the string '{shown(text)}' (so it does not match {_variant(text)})",
                     value.span,
                     _quote_fix(value.span, text),
                 )
@@ -386,7 +396,7 @@ class _Checker:
                 self.report(
                     "LMF207",
                     "warning",
-                    f"unquoted word {text!r} is read as the string '{text}'",
+                    f"unquoted word {quoted(text)} is read as the string '{shown(text)}'",
                     value.span,
                     _quote_fix(value.span, text),
                 )
@@ -413,7 +423,7 @@ class _Checker:
                     self.report(
                         "LMF205",
                         "error",
-                        f"unknown status {text!r}; a status is one of {names}",
+                        f"unknown status {quoted(text)}; a status is one of {names}",
                         value.span,
                         *fixes,
                     )
@@ -448,7 +458,7 @@ class _Checker:
         self.report(
             "LMF111",
             "error",
-            f'double-quoted "{value.text}" is not a string: MLflow keeps the '
+            f'double-quoted "{shown(value.text)}" is not a string: MLflow keeps the '
             "quotes and never matches; use single quotes",
             value.span,
             _quote_fix(value.span, value.text),
@@ -475,12 +485,12 @@ def _quote_fix(span: Span, text: str) -> Fix:
 def _describe(fld: ast.Field) -> str:
     kind = {ValueType.NUMBER: "a number", ValueType.STRING: "a string", ValueType.STATUS: "a status"}
     name = fld.key if fld.entity is Entity.ATTRIBUTE else f"{fld.entity.value}.{fld.key}"
-    return f"{name} ({kind.get(fld.type, 'unknown')})"
+    return f"{shown(name)} ({kind.get(fld.type, 'unknown')})"
 
 
 def _variant(text: str) -> str:
     """Another spelling of the same number, to show that text comparison is exact."""
-    return f"'{text}0'" if "." in text else f"'{text}.0'"
+    return f"'{shown(text)}0'" if "." in text else f"'{shown(text)}.0'"
 
 
 def gap_diagnostics(tree: ast.Expr, target: Target | str, text: str = "") -> list[Diagnostic]:

@@ -5,6 +5,11 @@ fields and types, ``LMF3xx`` target support), a severity, a message, the :class:
 and the machine-applicable :class:`Fix` es that would mend it. Stages collect diagnostics instead of
 stopping at the first; :class:`FilterError` carries all of them when a filter cannot be used.
 
+What lmfilter hands out and prints about one filter is bounded whatever the filter: at most
+:data:`MAX_DIAGNOSTICS` diagnostics, then one ``LMF110`` that counts the rest (:func:`capped`); user text in a
+message is clipped and made visible (:func:`shown`, :func:`quoted`); a rendered code frame shows at most
+:data:`FRAME_WIDTH` terminal columns of its line around the fault (:func:`frame`).
+
 >>> text = "nmae = 'x'"
 >>> d = Diagnostic("LMF202", "error", "unknown attribute 'nmae'", Span(0, 4),
 ...                (Fix("replace with 'name'", (Edit(Span(0, 4), "name"),)),))
@@ -21,6 +26,10 @@ error[LMF202]: unknown attribute 'nmae'
 from __future__ import annotations
 
 import difflib
+import functools
+import json
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -28,6 +37,21 @@ from typing import Literal
 Severity = Literal["error", "warning", "info"]
 
 SEVERITY_RANK: dict[Severity, int] = {"error": 0, "warning": 1, "info": 2}
+
+MAX_DIAGNOSTICS = 50
+"""Most diagnostics kept for one filter (and rendered at once); the rest are counted in one ``LMF110``."""
+
+LIMIT_CODE = "LMF110"
+"""The code of a diagnostic about diagnostics: how many more there were, or where the parser gave up."""
+
+FRAME_WIDTH = 120
+"""Most terminal columns of a filter's line shown in a code frame; a longer line is cut around the fault."""
+
+MAX_MESSAGE = 300
+"""Most characters of a message (and of its fix notes) that :func:`render` prints."""
+
+SHOWN_TEXT = 40
+"""Most characters of the user's text that a message quotes."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -121,7 +145,10 @@ class Diagnostic:
 
 
 class FilterError(ValueError):
-    """A filter that cannot be used; ``diagnostics`` holds every problem found, errors first.
+    """A filter that cannot be used; ``diagnostics`` holds the problems found, errors first.
+
+    At most :data:`MAX_DIAGNOSTICS` of them, and one ``LMF110`` counting the rest (see :func:`capped`). The
+    message, ``str(error)``, is the errors rendered (:func:`render`), made when first asked for.
 
     >>> import lmfilter
     >>> try:
@@ -134,18 +161,73 @@ class FilterError(ValueError):
     def __init__(self, text: str, diagnostics: Sequence[Diagnostic]) -> None:
         self.text = text
         self.diagnostics: tuple[Diagnostic, ...] = tuple(
-            sorted(diagnostics, key=lambda d: d.severity != "error")  # stable: reading order within each
+            sorted(capped(diagnostics), key=lambda d: d.severity != "error")  # stable: reading order within
         )
-        super().__init__(render(text, [d for d in self.diagnostics if d.severity == "error"]))
+        self._message: str | None = None
+        super().__init__(text, self.diagnostics)  # what pickling rebuilds the error from
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
         return tuple(d for d in self.diagnostics if d.severity == "error")
 
+    def __str__(self) -> str:
+        if self._message is None:
+            self._message = render(self.text, self.errors)
+        return self._message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({quoted(self.text)}, {len(self.diagnostics)} diagnostics)"
+
 
 def ordered(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     """Diagnostics in reading order: by position, then severity, then code."""
     return sorted(diagnostics, key=lambda d: (d.span.start, d.span.end, SEVERITY_RANK[d.severity], d.code))
+
+
+def capped(diagnostics: Iterable[Diagnostic], limit: int = MAX_DIAGNOSTICS) -> list[Diagnostic]:
+    """The first ``limit`` diagnostics in the order given, then one ``LMF110`` counting the others.
+
+    The ``LMF110`` is as severe as the worst diagnostic it stands for, so that leaving diagnostics out never
+    changes whether there are errors; it points at the first one left out. ``LMF110`` diagnostics given are
+    always kept and not counted, so capping a capped list changes nothing.
+
+    >>> many = [Diagnostic("LMF101", "error", "unmatched ')'", Span(i, i + 1)) for i in range(5)]
+    >>> [(d.code, d.span.start) for d in capped(many, limit=2)]
+    [('LMF101', 0), ('LMF101', 1), ('LMF110', 2)]
+    >>> capped(many, limit=2)[-1].message
+    '3 more problems not listed (3 errors)'
+    """
+    kept: list[Diagnostic] = []
+    left_out: list[Diagnostic] = []
+    counted = 0
+    for diagnostic in diagnostics:
+        if diagnostic.code == LIMIT_CODE:
+            kept.append(diagnostic)
+        elif counted < limit:
+            kept.append(diagnostic)
+            counted += 1
+        else:
+            left_out.append(diagnostic)
+    if not left_out:
+        return kept
+    tally = dict.fromkeys(SEVERITY_RANK, 0)
+    for diagnostic in left_out:
+        tally[diagnostic.severity] += 1
+    worst = min(tally, key=lambda severity: (tally[severity] == 0, SEVERITY_RANK[severity]))
+    breakdown = ", ".join(_plural(n, severity) for severity, n in tally.items() if n)
+    kept.append(
+        Diagnostic(
+            LIMIT_CODE,
+            worst,
+            f"{_plural(len(left_out), 'more problem')} not listed ({breakdown})",
+            left_out[0].span,
+        )
+    )
+    return kept
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
@@ -160,6 +242,14 @@ def did_you_mean(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> s
     >>> did_you_mean("zzz", ["name"]) is None
     True
     """
+    # Cached, as hostile or generated filters repeat a misspelling many times and each costs a difflib run;
+    # long words are not kept (nothing long is close to a choice, and the cache would hold them).
+    closest = _closest if len(word) <= 64 else _closest.__wrapped__
+    return closest(word, tuple(choices), cutoff)
+
+
+@functools.lru_cache(maxsize=1024)
+def _closest(word: str, choices: tuple[str, ...], cutoff: float) -> str | None:
     by_folded: dict[str, str] = {}
     for choice in choices:
         by_folded.setdefault(choice.lower(), choice)
@@ -171,29 +261,162 @@ def did_you_mean(word: str, choices: Iterable[str], *, cutoff: float = 0.6) -> s
 
 
 def render(text: str, diagnostics: Iterable[Diagnostic]) -> str:
-    """Show each diagnostic as a header, its position, the filter line and a caret line under the fault."""
-    blocks = [_render_one(text, d) for d in diagnostics]
-    return "\n".join(blocks)
+    """Show each diagnostic as a header, its position, the filter line and a caret line under the fault.
+
+    Bounded whatever the input: the diagnostics are :func:`capped` (at most :data:`MAX_DIAGNOSTICS` blocks and
+    one ``LMF110``), a message and its fix notes are clipped to :data:`MAX_MESSAGE` characters, and the line
+    is a :func:`frame` of at most :data:`FRAME_WIDTH` columns around the fault. Characters that would not
+    show as themselves (controls, lone surrogates, bidirectional overrides) are shown escaped, so the
+    output is plain text any terminal and any UTF-8 stream takes.
+    """
+    return "\n".join(_render_one(text, d) for d in capped(diagnostics))
 
 
 def _render_one(text: str, diagnostic: Diagnostic) -> str:
-    span = diagnostic.span
-    start = Position.of(text, span.start)
-    lines = text.split("\n")
-    line_text = (lines[start.line - 1] if start.line - 1 < len(lines) else "").replace("\t", " ")
-    # Underline within the first line of the span; an empty span (a missing piece) gets one caret.
-    line_end = len(line_text) + 1
-    width = max(1, min(span.end - span.start, line_end - (start.column - 1)))
+    offset = min(diagnostic.span.start, len(text))
+    start = Position.of(text, offset)
+    line_start = offset - (start.column - 1)
+    line_end = text.find("\n", offset)
+    line_end = len(text) if line_end < 0 else line_end
+    # Underline within the first line of the span, one column past its end for a span that goes on; an
+    # empty span (a missing piece) gets one caret.
+    line, carets = frame(
+        text[line_start:line_end], start.column - 1, min(diagnostic.span.end, line_end + 1) - line_start
+    )
     gutter = " " * len(str(start.line))
-    caret = " " * (start.column - 1) + "^" * width
-    notes = [f"fix: {fix.title}" for fix in diagnostic.fixes]
-    caret_line = f"{gutter} | {caret}" + (f" {'; '.join(notes)}" if notes else "")
+    notes = "; ".join(f"fix: {fix.title}" for fix in diagnostic.fixes)
     return "\n".join(
         [
-            f"{diagnostic.severity}[{diagnostic.code}]: {diagnostic.message}",
+            f"{diagnostic.severity}[{diagnostic.code}]: {shown(diagnostic.message, MAX_MESSAGE)}",
             f"{gutter}--> {start.line}:{start.column}",
             f"{gutter} |",
-            f"{start.line} | {line_text}",
-            caret_line,
+            f"{start.line} | {line}",
+            f"{gutter} | {carets}" + (f" {shown(notes, MAX_MESSAGE)}" if notes else ""),
         ]
     )
+
+
+def frame(line: str, start: int, stop: int, width: int = FRAME_WIDTH) -> tuple[str, str]:
+    """A line of source as a code frame shows it, and the caret line that marks ``[start, stop)`` under it.
+
+    ``start`` and ``stop`` are code-point columns (0-based); a ``stop`` past the line's end marks one column
+    after it (a span that goes on to the next line), and an empty range gets one caret. A line wider than
+    ``width`` terminal columns is cut to a window of at most ``width`` around the fault, with ``…`` where it
+    was cut; a fault wider than the window is marked to the window's edge. Carets stay under the characters
+    they mark: wide characters (CJK, emoji) take two columns, combining marks none, and a character that
+    would not show as itself is shown escaped (``\\x1b``, ``\\ud800``) and marked over its escape.
+
+    >>> frame("name = 'a' AND nmae = 'b'", 15, 19)
+    ("name = 'a' AND nmae = 'b'", '               ^^^^')
+    >>> shown_line, carets = frame("x" * 500 + " = 1 AND nmae = 'b'", 509, 513, width=30)
+    >>> print(shown_line); print(carets)
+    …xxxxxxxxxxx = 1 AND nmae = 'b'
+                         ^^^^
+    >>> frame("tags.键 = 'é'", 5, 6)
+    ("tags.键 = 'é'", '     ^^')
+    """
+    start = max(0, min(start, len(line)))
+    stop = min(max(stop, start + 1), len(line) + 1)
+    past_end = stop > len(line)  # a caret one column after the line
+    # Nothing beyond ``width`` characters of the fault can be shown, so nothing beyond is looked at.
+    low, high = max(0, start - width), min(len(line), start + width)
+    cells = [_cell(char) for char in line[low:high]]
+
+    def columns(a: int, b: int) -> int:
+        return sum(cells[i - low][1] for i in range(a, b))
+
+    if low == 0 and high == len(line) and columns(0, len(line)) <= width:
+        left, right = 0, len(line)
+    else:
+        # Centre the fault, keeping at least an eighth of the window on each side for what surrounds it.
+        marked = columns(start, min(stop, high)) + past_end
+        margin = width // 8
+        room = (width - min(marked, width - 2 * margin)) // 2
+        left, used = start, 0
+        while left > low and used + cells[left - 1 - low][1] <= room:
+            left -= 1
+            used += cells[left - low][1]
+        right = start
+        while right < high and used + cells[right - low][1] <= width:
+            used += cells[right - low][1]
+            right += 1
+        while left > low and used + cells[left - 1 - low][1] <= width:  # the line ended: widen to the left
+            left -= 1
+            used += cells[left - low][1]
+    before, after = ("…" if left > 0 else ""), ("…" if right < len(line) else "")
+    shown_line = before + "".join(text for text, _ in cells[left - low : right - low]) + after
+    marks = max(1, columns(start, min(stop, right)) + (past_end and right == len(line)))
+    return shown_line, " " * (len(before) + columns(left, start)) + "^" * marks
+
+
+def _cell(char: str) -> tuple[str, int]:
+    """How one character is shown on a terminal, and how many columns it takes there."""
+    if char == "\t":
+        return " ", 1
+    if not char.isprintable():  # controls, line breaks, lone surrogates, invisible format characters
+        escaped = repr(char)[1:-1]
+        return escaped, len(escaped)
+    if unicodedata.combining(char):
+        return char, 0
+    return char, 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def text_width(text: str) -> int:
+    """Columns a printable text takes on a terminal: wide East Asian characters two, combining marks none.
+
+    >>> text_width("abc"), text_width("键值"), text_width("é")
+    (3, 4, 1)
+    """
+    return sum(_cell(char)[1] for char in text)
+
+
+def shown(text: str, limit: int | None = SHOWN_TEXT) -> str:
+    """``text`` as a message shows it: each character that would not show as itself escaped, and the whole
+    cut to at most ``limit`` characters (``…`` ends a cut; ``None``: never cut).
+
+    >>> shown("a\\tb\\x1b[2J"), shown("x" * 50, limit=5)
+    ('a\\\\tb\\\\x1b[2J', 'xxxx…')
+    """
+    clipped = text if limit is None else _clipped(text, limit)
+    if clipped.isprintable():
+        return clipped
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in clipped)
+
+
+def quoted(text: str, limit: int = SHOWN_TEXT) -> str:
+    """``text`` in quotes as a message shows it, as Python writes a string, cut as by :func:`shown`.
+
+    >>> quoted("nmae"), quoted("\\ud800")
+    ("'nmae'", "'\\\\ud800'")
+    """
+    return repr(_clipped(text, limit))
+
+
+def _clipped(text: str, limit: int) -> str:
+    """``text`` cut to show in at most about ``limit`` characters, escapes counted; ``…`` ends a cut."""
+    if len(text) <= limit and text.isprintable():
+        return text
+    lengths = [1 if char.isprintable() else len(repr(char)) - 2 for char in text[:limit]]
+    if len(text) <= limit and sum(lengths) <= limit:
+        return text
+    used = kept = 0
+    for length in lengths:
+        if used + length > limit - 1:
+            break
+        used += length
+        kept += 1
+    return text[:kept] + "…"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(value: object, *, indent: int | None = 2) -> str:
+    """JSON text that any UTF-8 stream takes: characters written as themselves, but a lone surrogate (which
+    UTF-8 cannot encode) as its ``\\uXXXX`` escape, which JSON readers decode back to the same string.
+
+    >>> json_text({"filter": "tags.键 = '\\udcff'"}, indent=None)
+    '{"filter": "tags.键 = \\'\\\\udcff\\'"}'
+    """
+    out = json.dumps(value, indent=indent, ensure_ascii=False)
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", out)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast as pyast
 import io
+import re
 import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,8 +68,8 @@ def kind_of(path: str) -> Kind | None:
 
 
 def utf16_column(line_text: str, column: int) -> int:
-    """A code-point column as UTF-16 code units (what LSP positions count)."""
-    return len(line_text[:column].encode("utf-16-le")) // 2
+    """A code-point column as UTF-16 code units (what LSP positions count); a lone surrogate is one."""
+    return len(line_text[:column].encode("utf-16-le", "surrogatepass")) // 2
 
 
 # ---- .lmf ---------------------------------------------------------------------------------------------
@@ -188,6 +189,10 @@ def _string_tokens(source: str) -> dict[tuple[int, int], list[_Token]]:
     return out
 
 
+# An escape that stands for one character given by its code or name; its text is ASCII, so Python's own
+# unicode_escape codec reads it.
+_CODED_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}\n]*\}|[0-7]{1,3})")
+
 _SIMPLE_ESCAPES = {
     "\\": "\\",
     "'": "'",
@@ -236,7 +241,16 @@ def _literal_place(token: _Token, value: str) -> Place | None:
                 positions.append(here)
                 i, column = i + 2, column + 2
                 continue
-            return None  # \x, \u, \N{...}, octal: rare in filters, not mapped
+            coded = _CODED_ESCAPE.match(body, i)
+            if coded is not None:  # \x41, \u00e9, \N{...}, \101; \ud800 too, which the filter must report
+                try:
+                    chars.append(coded.group().encode("ascii").decode("unicode_escape"))
+                except UnicodeDecodeError:  # \N{an unknown name}: the literal does not compile anyway
+                    return None
+                positions.append(here)
+                i, column = coded.end(), column + len(coded.group())
+                continue
+            # Any other backslash stands for itself (the literal holds it and what follows).
         chars.append(c)
         positions.append(here)
         if c == "\n":

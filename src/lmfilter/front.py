@@ -3,6 +3,10 @@
 Parsing and checking a filter is pure, so results are cached by (text, target, native) in an LRU cache of
 :data:`CACHE_SIZE` entries; trees are immutable and diagnostics are tuples, so sharing them is safe.
 
+A filter gets at most :data:`~lmfilter.diagnostics.MAX_DIAGNOSTICS` diagnostics, the first in reading order,
+then one ``LMF110`` that counts the rest and is as severe as the worst of them (see
+:func:`~lmfilter.diagnostics.capped`), so that what a filter of any text costs to report stays bounded.
+
 >>> import lmfilter
 >>> lmfilter.format("params.alpha<0.3 and   metrics.accuracy>0.9")
 'params.alpha < 0.3 AND metrics.accuracy > 0.9'
@@ -16,7 +20,7 @@ import functools
 
 from lmfilter import ast
 from lmfilter.check import check_surface
-from lmfilter.diagnostics import Diagnostic, FilterError, has_errors, ordered
+from lmfilter.diagnostics import Diagnostic, FilterError, capped, has_errors, ordered
 from lmfilter.printer import to_text
 from lmfilter.schema import Target, get_target
 from lmfilter.syntax import parse_surface
@@ -27,11 +31,11 @@ CACHE_SIZE = 4096
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _analyze(text: str, target: Target, native: bool) -> tuple[ast.Expr | None, tuple[Diagnostic, ...]]:
     tree, diagnostics = check_surface(parse_surface(text), target, native=native)
-    return tree, tuple(ordered(diagnostics))
+    return tree, tuple(capped(ordered(diagnostics)))
 
 
 def parse(text: str) -> ast.Expr:
-    """Parse and check a filter; return its checked tree, or raise :class:`FilterError` with every problem.
+    """Parse and check a filter; return its checked tree, or raise :class:`FilterError` with its problems.
 
     The tree holds lmfilter's whole language (OR, NOT, IS NULL, ...); use :func:`check` to learn what a
     particular server would accept.

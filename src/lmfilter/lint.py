@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lmfilter import __version__
-from lmfilter.diagnostics import SEVERITY_RANK, Diagnostic, Fix, Severity, Span
+from lmfilter.diagnostics import MAX_MESSAGE, SEVERITY_RANK, Diagnostic, Fix, Severity, Span, frame, shown
 from lmfilter.documents import Found, Kind, filters_in, kind_of, utf16_column
 from lmfilter.front import check
 from lmfilter.schema import Target
@@ -348,24 +348,32 @@ def _plural(n: int, word: str) -> str:
 def render_text(reports: Sequence[FileReport]) -> str:
     """Each finding as ``file:line:col: CODE message``, the document's line and a caret line under the
     fault (to the end of the line for a span that goes on), then the summary. Unreadable files are left to
-    the caller."""
+    the caller.
+
+    Each finding's text is bounded: its message is clipped to :data:`~lmfilter.diagnostics.MAX_MESSAGE`
+    characters and its line is a :func:`~lmfilter.diagnostics.frame` of at most
+    :data:`~lmfilter.diagnostics.FRAME_WIDTH` columns around the fault; what would not show as itself (in a
+    path too) is shown escaped. A filter has at most :data:`~lmfilter.diagnostics.MAX_DIAGNOSTICS` findings
+    and one ``LMF110`` counting the rest (see :func:`lmfilter.check`).
+    """
     blocks = [_render_finding(finding, report.lines) for report in reports for finding in report.findings]
     return "".join(block + "\n\n" for block in blocks) + summary(reports)
 
 
 def _render_finding(finding: Finding, lines: Sequence[str]) -> str:
     region = finding.region
-    line_text = (lines[region.line - 1] if region.line <= len(lines) else "").replace("\t", " ")
+    line_text = lines[region.line - 1] if region.line <= len(lines) else ""
     start = region.column - 1
     stop = region.end_column - 1 if region.end_line == region.line else len(line_text)
-    width = max(1, stop - start)
+    shown_line, carets = frame(line_text, start, stop)
     gutter = " " * len(str(region.line))
-    notes = [finding.severity, *(f"fix: {fix.title}" for fix in finding.fixes)]
+    notes = "; ".join([finding.severity, *(f"fix: {fix.title}" for fix in finding.fixes)])
+    path = shown(finding.path, None)  # escaped, never cut: it names the file
     return "\n".join(
         [
-            f"{finding.path}:{region.line}:{region.column}: {finding.code} {finding.message}",
-            f"  {region.line} | {line_text}".rstrip(),
-            f"  {gutter} | {' ' * start}{'^' * width} {'; '.join(notes)}",
+            f"{path}:{region.line}:{region.column}: {finding.code} {shown(finding.message, MAX_MESSAGE)}",
+            f"  {region.line} | {shown_line}".rstrip(),
+            f"  {gutter} | {carets} {shown(notes, MAX_MESSAGE)}",
         ]
     )
 
@@ -482,7 +490,9 @@ def to_sarif(reports: Sequence[FileReport], root: str | os.PathLike[str] | None 
 def _artifact_location(path: str, base: Path) -> dict[str, str]:
     absolute = Path(path).resolve()
     if absolute.is_relative_to(base):
-        return {"uri": urllib.parse.quote(absolute.relative_to(base).as_posix()), "uriBaseId": "%SRCROOT%"}
+        # As bytes: a name that is not UTF-8 holds surrogates, which only the file system's encoding takes.
+        relative = os.fsencode(absolute.relative_to(base).as_posix())
+        return {"uri": urllib.parse.quote(relative), "uriBaseId": "%SRCROOT%"}
     return {"uri": absolute.as_uri()}
 
 

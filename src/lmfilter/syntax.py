@@ -12,8 +12,16 @@ the parser recover from errors and report all of them:
 - elsewhere the broken comparison is skipped up to the next ``AND``, ``OR`` or ``)`` and stands in the
   tree as :class:`~lmfilter.ast.Invalid`, so that the checker still reports problems in the rest.
 
-The result is a :class:`Surface`: the tree (``None`` only for input too long or too deep to parse), the
-diagnostics, and the spans of grouping parentheses (which the tree does not keep, and servers reject).
+Lone surrogates (``'\\ud800'``, or the ``'\\udcff'`` Python makes of a byte that is not UTF-8) are reported
+too: they are not characters, and no server can be sent them.
+
+The work is bounded: the text is at most :data:`MAX_LENGTH` characters, nesting at most :data:`MAX_DEPTH`
+levels, and the mending reader gives up (``LMF110``) once it has reported
+:data:`~lmfilter.diagnostics.MAX_DIAGNOSTICS` problems, so that reading stays linear in the text.
+
+The result is a :class:`Surface`: the tree (``None`` only for input too long, too deep, or too broken to
+read), the diagnostics, and the spans of grouping parentheses (which the tree does not keep, and servers
+reject).
 
 >>> surface = parse_surface("name = 'a' metrics.acc > 1")
 >>> [d.code for d in surface.diagnostics]
@@ -38,7 +46,7 @@ from lark.lark import PostLex
 from lark.parsers.lalr_analysis import Shift
 
 from lmfilter import ast
-from lmfilter.diagnostics import Diagnostic, Edit, Fix, Span
+from lmfilter.diagnostics import LIMIT_CODE, MAX_DIAGNOSTICS, Diagnostic, Edit, Fix, Span, quoted
 
 MAX_LENGTH = 65_536
 """Longest filter text accepted, in characters."""
@@ -123,6 +131,7 @@ def parse_surface(text: str) -> Surface:
             ),
         )
     diagnostics: list[Diagnostic] = []
+    _report_surrogates(text, diagnostics)
     tokens = _tokens(text, diagnostics)
     too_deep = _too_deep(tokens)
     if too_deep is not None:
@@ -134,7 +143,7 @@ def parse_surface(text: str) -> Surface:
             )
         )
         return Surface(text, None, tuple(diagnostics))
-    tree: ast.Expr
+    tree: ast.Expr | None
     try:
         # Straight through first: the mending reader departs from this reading only where it meets an
         # unexpected token (at a stray AND too, since the table takes no connective after AND).
@@ -145,6 +154,41 @@ def parse_surface(text: str) -> Surface:
 
 
 # ---- lexing -------------------------------------------------------------------------------------
+
+_SURROGATES = re.compile("[\ud800-\udfff]+")
+
+
+def _report_surrogates(text: str, diagnostics: list[Diagnostic]) -> None:
+    """Report each run of surrogate code points: a pair written as two halves can be mended into the
+    character it stands for; a lone one is no character at all (UTF-8, and so any server, cannot take it)."""
+    for run in _SURROGATES.finditer(text):
+        found, span = run.group(), Span(run.start(), run.end())
+        meant = _paired(found)
+        if meant is not None:
+            message = (
+                f"surrogate pair {quoted(found)} is written as its two UTF-16 halves: write the character "
+                f"{quoted(meant)} itself"
+            )
+            diagnostics.append(
+                _error("LMF112", message, span, Fix(f"write {quoted(meant)}", (Edit(span, meant),)))
+            )
+            continue
+        bytes_meant = all("\udc80" <= char <= "\udcff" for char in found)
+        origin = " (it is how Python keeps bytes that are not UTF-8)" if bytes_meant else ""
+        what = "surrogates are not characters" if len(found) > 1 else "surrogate is not a character"
+        diagnostics.append(
+            _error("LMF112", f"lone {what}: no server can be sent {quoted(found)}{origin}", span)
+        )
+
+
+def _paired(surrogates: str) -> str | None:
+    """The characters a run of surrogates stands for, if it is whole UTF-16 pairs (high, then low)."""
+    if len(surrogates) % 2:
+        return None
+    try:
+        return surrogates.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    except UnicodeDecodeError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,18 +280,24 @@ def _too_deep(tokens: list[_Token]) -> Span | None:
     if len(tokens) <= MAX_DEPTH:
         return None  # each level takes a token
     nots = [0]  # NOTs in front of the operand being read, per open parenthesis
+    depth = 0  # open parentheses and all the NOTs counted in ``nots``
     for tok in tokens:
-        if tok.kind == "LPAR":
+        kind = tok.kind
+        if kind == "LPAR":
             nots.append(0)
-        elif tok.kind == "RPAR":
+            depth += 1
+        elif kind == "RPAR":
             if len(nots) > 1:
-                nots.pop()
+                depth -= nots.pop() + 1
+            depth -= nots[-1]
             nots[-1] = 0
-        elif tok.kind == "NOT":
+        elif kind == "NOT":
             nots[-1] += 1
-        elif tok.kind in ("AND", "OR"):
+            depth += 1
+        elif kind in ("AND", "OR"):
+            depth -= nots[-1]
             nots[-1] = 0
-        if len(nots) - 1 + sum(nots) > MAX_DEPTH:
+        if depth > MAX_DEPTH:
             return tok.span
     return None
 
@@ -443,14 +493,26 @@ class _Driver:
         self.diagnostics = diagnostics
         self.machine = _Machine(_table())
 
-    def run(self) -> ast.Expr:
+    def run(self) -> ast.Expr | None:
+        """The tree as mended; ``None`` once there were too many problems to go on (reported as LMF110)."""
         tokens = self.tokens
         feed = self.machine.feed
         i = 0
         budget = 4 * len(tokens) + 16  # every step advances or mends; this only guards against a bug
+        # Each report costs far more than reading a token, so a limit on them keeps broken text linear.
+        give_up_at = len(self.diagnostics) + MAX_DIAGNOSTICS
         while budget:
             budget -= 1
             tok = tokens[i]
+            if len(self.diagnostics) >= give_up_at:
+                self.diagnostics.append(
+                    _error(
+                        LIMIT_CODE,
+                        f"too many syntax problems ({MAX_DIAGNOSTICS}): the filter is read no further",
+                        Span(tok.start, len(self.text)),
+                    )
+                )
+                return None
             if tok.kind == "AND" and self._stray_and(i):
                 i += 1
                 continue
@@ -575,7 +637,7 @@ class _Driver:
         if tok.kind == "RPAR" and "RPAR" not in expected and expected <= _CONNECTIVES:
             return _error("LMF101", "unmatched ')'", span, Fix("remove the ')'", (Edit(span, ""),)))
         code = "LMF104" if tok.kind.startswith("BAD_") else "LMF101"
-        return _error(code, f"unexpected {_quote(tok.text)}; expected {wanted}", span)
+        return _error(code, f"unexpected {quoted(tok.text)}; expected {wanted}", span)
 
 
 def _describe_expected(expected: Iterable[str]) -> str:
@@ -600,11 +662,6 @@ def _describe_expected(expected: Iterable[str]) -> str:
     if not parts:
         return "something else"
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
-
-
-def _quote(text: str) -> str:
-    shown = text if len(text) <= 40 else text[:37] + "..."
-    return repr(shown)
 
 
 def _widen_to_space(text: str, span: Span) -> Span:
