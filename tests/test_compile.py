@@ -289,5 +289,29 @@ def test_server_filter_is_a_fixed_point_for_318(text: str) -> None:
     assert server_filter(lmfilter.parse(once)) == once
 
 
+@pytest.mark.parametrize("target", ["mlflow", "mlflow-3.17", "databricks"])
+def test_a_contradiction_is_sent_as_a_filter_that_matches_no_model(target: str) -> None:
+    assert server_filter(ast.MATCH_NONE, target) == "model_id IN ()"
+    got = compile(ast.MATCH_NONE, target=target, experiment_ids=["1"]).to_json()
+    assert got == {"experiment_ids": ["1"], "filter": "model_id IN ()"}
+
+
+def test_an_and_inside_an_and_is_sent_without_parentheses() -> None:
+    text = "(name = 'a' AND tags.t = 'x') AND tags.u = 'y'"
+    tree = lmfilter.parse(text)
+    assert lmfilter.format(tree) == text  # the tree keeps its shape
+    assert server_filter(tree) == "name = 'a' AND tags.t = 'x' AND tags.u = 'y'"
+    assert compile(tree, experiment_ids=["1"]).filter == "name = 'a' AND tags.t = 'x' AND tags.u = 'y'"
+
+
+def test_a_gap_in_a_tree_points_into_its_canonical_text() -> None:
+    tree = lmfilter.parse("name='a'   and not   tags.t = 'x'")
+    with pytest.raises(lmfilter.FilterError) as caught:
+        server_filter(tree)
+    assert caught.value.text == "name = 'a' AND NOT tags.t = 'x'"
+    (gap,) = caught.value.errors
+    assert gap.span.text(caught.value.text) == "NOT"
+
+
 def test_compile_is_exported_from_the_package() -> None:
     assert lmfilter.compile is compile

@@ -33,6 +33,9 @@ REWRITES = [
         "metrics.a BETWEEN 1 AND 5 AND metrics.a < 3",
     ),
     ("metrics.a >= 2 AND metrics.a <= 2", "mlflow", "metrics.a = 2"),
+    ("params.p >= 2 AND params.p <= 2", "mlflow", "params.p BETWEEN 2 AND 2"),  # params.p = 2 is text
+    ("params.p BETWEEN 2 AND 3 AND params.p <= 2", "mlflow", "params.p BETWEEN 2 AND 2"),
+    ("params.p = 2 OR params.p = 3", "mlflow", "params.p IN ('2', '3')"),
     ("metrics.a > 1 AND metrics.a < 0", "mlflow", "<none>"),
     ("metrics.a > 1 AND metrics.a < 0", "mlflow-3.17", "metrics.a > 1 AND metrics.a < 0"),
     ("params.p > 2 AND params.p < 1", "mlflow-3.17", "<none>"),
@@ -41,6 +44,11 @@ REWRITES = [
     ("tags.t = 'x' AND tags.t IN ('y', 'z')", "mlflow", "<none>"),
     ("tags.t IS NULL AND tags.t = 'x'", "mlflow", "<none>"),
     ("tags.t IN ()", "mlflow", "<none>"),
+    ("model_id IN ()", "mlflow", "<none>"),
+    ("status IS NULL", "mlflow", "<none>"),
+    ("model_id NOT IN () AND name = 'a'", "mlflow", "name = 'a'"),
+    ("model_id NOT IN () OR name = 'a'", "mlflow", ""),
+    ("tags.t NOT IN () AND name = 'a'", "mlflow", "tags.t NOT IN () AND name = 'a'"),  # unknown if missing
     ("name IS NULL OR tags.t = 'x'", "mlflow", "tags.t = 'x'"),
     ("model_id IS NOT NULL AND tags.t = 'x'", "mlflow", "tags.t = 'x'"),
     ("tags.t IS NULL OR tags.t IS NOT NULL", "mlflow", ""),

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 from lmfilter.diagnostics import Span
 from lmfilter.status import ModelStatus
@@ -228,6 +228,23 @@ Expr: TypeAlias = And | Or | Not | Compare | Like | In | IsNull | Between | Inva
 
 MATCH_ALL = And(())
 
+MATCH_NONE = Or(())
+"""The empty disjunction: no model matches (what the optimizer makes of a contradiction)."""
+
+
+def equal_number(field: Field, number: Number, *, negated: bool = False) -> Compare | Between:
+    """``field = number`` (``!=`` with ``negated``) compared as numbers, as a checked tree holds it.
+
+    On a param ``=`` compares text (``params.lr = 0.1`` is the string ``'0.1'``), so a param's numeric
+    equality is ``BETWEEN number AND number``, which reads its text as a number.
+
+    >>> equal_number(Field(Entity.PARAM, "lr", ValueType.STRING), Number("0.1")).low
+    Number(text='0.1')
+    """
+    if field.entity is Entity.PARAM:
+        return Between(field, number, number, negated)
+    return Compare(field, Op.NE if negated else Op.EQ, number)
+
 
 def children(node: Expr) -> tuple[Expr, ...]:
     """The sub-conditions of a boolean node; none for a comparison."""
@@ -247,6 +264,40 @@ def walk(node: Expr) -> Iterator[Expr]:
         current = stack.pop()
         yield current
         stack.extend(reversed(children(current)))
+
+
+_Result = TypeVar("_Result")
+
+
+def fold(
+    node: Expr,
+    combine: Callable[[Expr, list[_Result]], _Result],
+    children_of: Callable[[Expr], tuple[Expr, ...]] = children,
+) -> _Result:
+    """``combine(n, results)`` for every node ``n``, children before their parent, without recursion.
+
+    ``results`` are the values of ``n``'s children (as ``children_of`` gives them), in order; the value of
+    ``node`` is returned. Trees built by hand can be deeper than Python's recursion allows.
+
+    >>> from lmfilter import parse
+    >>> fold(parse("NOT (name = 'a' OR tags.t = 'b')"), lambda n, below: 1 + max(below, default=0))
+    3
+    """
+    order: list[tuple[Expr, int]] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        below = children_of(current)
+        order.append((current, len(below)))
+        stack.extend(below)
+    # ``order`` holds each node before its children, the last child first; read backwards, every node
+    # comes after its children, and their values are the last ones made, in order.
+    results: list[_Result] = []
+    for current, count in reversed(order):
+        values = results[len(results) - count :]
+        del results[len(results) - count :]
+        results.append(combine(current, values))
+    return results[0]
 
 
 def comparisons(node: Expr) -> Iterator[Comparison]:

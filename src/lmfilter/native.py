@@ -49,7 +49,7 @@ def unsupported(tree: ast.Expr, target: Target, *, status_numbers: bool = False)
         return
     for node in ast.walk(tree):
         match node:
-            case ast.Or():
+            case ast.Or(items) if len(items) > 1:  # one item is written alone, none as model_id IN ()
                 yield Unsupported(Feature.OR, node, "OR")
             case ast.Not():
                 yield Unsupported(Feature.NOT, node, "NOT")

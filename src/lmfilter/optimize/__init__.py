@@ -11,6 +11,10 @@ except that a contradiction (false or unknown for every model) becomes ``MATCH_N
 stands where that cannot change a match: the tree is in negation normal form by then, so nothing above it
 negates it.
 
+What ``optimize`` returns is a checked tree again (or ``MATCH_NONE``, or ``MATCH_ALL``): its text means
+the same (``MATCH_NONE`` is written ``model_id IN ()``, which reads back as it), and ``compile``, ``plan``
+and ``select`` take it. The passes never recurse, so a filter as deeply nested as the parser reads is fine.
+
 >>> from lmfilter import parse, format
 >>> tree = parse("NOT (metrics.a <= 0.5 OR metrics.a <= 0.7) AND tags.t IN ('x') AND tags.t IN ('x')")
 >>> format(optimize(tree))
@@ -24,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lmfilter import ast
+from lmfilter.optimize.canonical import canonical
 from lmfilter.optimize.contradictions import contradictions
 from lmfilter.optimize.dedupe import dedupe
 from lmfilter.optimize.facts import MATCH_NONE, Facts
@@ -32,11 +37,22 @@ from lmfilter.optimize.fold_ranges import fold_ranges
 from lmfilter.optimize.merge_in import merge_in
 from lmfilter.optimize.push_not import push_not
 from lmfilter.optimize.to_dnf import to_dnf
+from lmfilter.printer import check_nesting
 from lmfilter.schema import Target, get_target
 
 Rule = Callable[[ast.Expr, Facts], ast.Expr]
 
-RULES: tuple[Rule, ...] = (push_not, flatten, dedupe, merge_in, fold_ranges, contradictions, flatten, dedupe)
+RULES: tuple[Rule, ...] = (
+    canonical,
+    push_not,
+    flatten,
+    dedupe,
+    merge_in,
+    fold_ranges,
+    contradictions,
+    flatten,
+    dedupe,
+)
 """The passes, in the order they run; the whole tuple repeats until nothing changes."""
 
 MAX_ROUNDS = 8
@@ -45,7 +61,13 @@ __all__ = ["MATCH_NONE", "RULES", "Facts", "optimize", "to_dnf"]
 
 
 def optimize(tree: ast.Expr, target: str | Target = "mlflow") -> ast.Expr:
-    """A tree that matches the same models as ``tree`` for ``target``, simplified."""
+    """A tree that matches the same models as ``tree`` for ``target``, simplified.
+
+    What it returns has a text (:func:`lmfilter.format`) that means the same, and ``compile``, ``plan``
+    and ``select`` take it. Raises :class:`~lmfilter.FilterError` ``LMF105`` for a tree built by hand that
+    nests deeper than any filter's text may (comparing or hashing it would recurse past Python's limit).
+    """
+    check_nesting(tree)
     facts = Facts(get_target(target))
     for _ in range(MAX_ROUNDS):
         before = tree

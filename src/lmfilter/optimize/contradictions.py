@@ -4,7 +4,9 @@ An AND is ``MATCH_NONE`` when, on one single-valued field, it asks for two diffe
 (``name = 'x' AND name = 'y'``), a value and its negation (``a = 1 AND a != 1``), a value outside its own IN
 list, an empty ``IN ()``, or IS NULL together with anything that needs a value; also a never-null attribute
 that IS NULL. Each of these is false or unknown for every model, so never a match. An OR is ``MATCH_ALL``
-when it holds ``f IS NULL`` and ``f IS NOT NULL``; a never-null attribute IS NOT NULL is ``MATCH_ALL``.
+when it holds ``f IS NULL`` and ``f IS NOT NULL``; a never-null attribute IS NOT NULL, or NOT IN an empty
+list, is ``MATCH_ALL`` (true for every model, never unknown). So the texts the printer writes for
+``MATCH_NONE`` and ``MATCH_ALL`` (``model_id IN ()``, ``model_id NOT IN ()``) come back as them.
 
 >>> from lmfilter import parse
 >>> from lmfilter.schema import get_target
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from lmfilter import ast
 from lmfilter.ast import Entity, Op
-from lmfilter.optimize.facts import MATCH_NONE, Facts, Slot, is_nan, rebuild_outside_not, slot
+from lmfilter.optimize.facts import MATCH_NONE, Facts, Slot, is_nan, rewrite, slot
 from lmfilter.schema import attribute
 
 
@@ -29,12 +31,17 @@ def _never_null(field: ast.Field) -> bool:
 
 
 def contradictions(tree: ast.Expr, facts: Facts) -> ast.Expr:
-    node = rebuild_outside_not(tree, lambda child: contradictions(child, facts))
+    return rewrite(tree, lambda node: _decided(node, facts), under_not=False)
+
+
+def _decided(node: ast.Expr, facts: Facts) -> ast.Expr:
     match node:
         case ast.IsNull(field, negated) if _never_null(field):
             return ast.MATCH_ALL if negated else MATCH_NONE
         case ast.In(_, (), negated=False):
             return MATCH_NONE
+        case ast.In(field, (), negated=True) if _never_null(field):
+            return ast.MATCH_ALL
         case ast.And(items) if _impossible(items, facts):
             return MATCH_NONE
         case ast.Or(items) if _certain(items):

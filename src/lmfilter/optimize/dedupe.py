@@ -9,11 +9,14 @@
 from __future__ import annotations
 
 from lmfilter import ast
-from lmfilter.optimize.facts import Facts, rebuild
+from lmfilter.optimize.facts import Facts, rewrite
 
 
 def dedupe(tree: ast.Expr, facts: Facts) -> ast.Expr:
-    node = rebuild(tree, lambda child: dedupe(child, facts))
+    return rewrite(tree, _deduped)
+
+
+def _deduped(node: ast.Expr) -> ast.Expr:
     if not isinstance(node, ast.And | ast.Or):
         return node
     items = tuple(dict.fromkeys(node.items))

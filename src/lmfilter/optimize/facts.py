@@ -18,7 +18,7 @@ from lmfilter import ast
 from lmfilter.ast import Entity
 from lmfilter.schema import Target
 
-MATCH_NONE = ast.Or(())
+MATCH_NONE = ast.MATCH_NONE
 """The empty disjunction: no model matches."""
 
 
@@ -37,25 +37,37 @@ class Facts:
         return field.entity is not Entity.METRIC or self.target.metric_rule == "latest"
 
 
-def rebuild(node: ast.Expr, child: Callable[[ast.Expr], ast.Expr]) -> ast.Expr:
-    """``node`` with ``child`` applied to each of its sub-conditions (a comparison is returned as is)."""
+def rewrite(tree: ast.Expr, step: Callable[[ast.Expr], ast.Expr], *, under_not: bool = True) -> ast.Expr:
+    """``tree`` with ``step`` applied to every node, children first: each node ``step`` gets already has its
+    rewritten children. Without recursion, so a tree of any depth is fine.
+
+    With ``under_not=False`` what stands under a NOT is left alone (``step`` still gets the NOT): for
+    passes whose rewrites keep only which models match (a contradiction, false *or unknown*, becomes
+    ``MATCH_NONE``), since under a NOT that would turn unknown into true. NOTs that ``push_not`` could not
+    remove (3.17's metrics) still stand in the tree.
+    """
+
+    def rebuilt(node: ast.Expr, below: list[ast.Expr]) -> ast.Expr:
+        if below and any(new is not old for new, old in zip(below, ast.children(node), strict=True)):
+            node = _with_children(node, below)
+        return step(node)
+
+    return ast.fold(tree, rebuilt, ast.children if under_not else _outside_not)
+
+
+def _outside_not(node: ast.Expr) -> tuple[ast.Expr, ...]:
+    return () if isinstance(node, ast.Not) else ast.children(node)
+
+
+def _with_children(node: ast.Expr, below: list[ast.Expr]) -> ast.Expr:
     match node:
-        case ast.And(items):
-            return ast.And(tuple(child(i) for i in items), span=node.span)
-        case ast.Or(items):
-            return ast.Or(tuple(child(i) for i in items), span=node.span)
-        case ast.Not(item):
-            return ast.Not(child(item), span=node.span)
-    return node
-
-
-def rebuild_outside_not(node: ast.Expr, child: Callable[[ast.Expr], ast.Expr]) -> ast.Expr:
-    """Like :func:`rebuild`, but leaves what stands under a NOT alone.
-
-    For passes whose rewrites keep only which models match (a contradiction, false *or unknown*, becomes
-    ``MATCH_NONE``): under a NOT that would turn unknown into true. NOTs that ``push_not`` could not remove
-    (3.17's metrics) still stand in the tree."""
-    return node if isinstance(node, ast.Not) else rebuild(node, child)
+        case ast.And():
+            return ast.And(tuple(below), span=node.span)
+        case ast.Or():
+            return ast.Or(tuple(below), span=node.span)
+        case ast.Not():
+            return ast.Not(below[0], span=node.span)
+    return node  # pragma: no cover - a comparison has no children
 
 
 Slot = tuple[ast.Field, bool]

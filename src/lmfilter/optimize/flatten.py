@@ -10,11 +10,15 @@
 from __future__ import annotations
 
 from lmfilter import ast
-from lmfilter.optimize.facts import MATCH_NONE, Facts, rebuild
+from lmfilter.optimize.facts import MATCH_NONE, Facts, rewrite
 
 
-def flatten(tree: ast.Expr, facts: Facts) -> ast.Expr:
-    node = rebuild(tree, lambda child: flatten(child, facts))
+def flatten(tree: ast.Expr, facts: Facts | None = None) -> ast.Expr:
+    """``facts`` is not needed: flattening holds for every target."""
+    return rewrite(tree, _flat)
+
+
+def _flat(node: ast.Expr) -> ast.Expr:
     if not isinstance(node, ast.And | ast.Or):
         return node
     kind = type(node)

@@ -2,9 +2,10 @@
 
 With one value per model, all bounds fold into at most one lower and one upper bound (``BETWEEN`` becomes
 the two, which servers run natively), or one equality, or ``MATCH_NONE`` when no number satisfies them
-(false when the field is there, unknown when not: never a match either way). Under 3.17's any-row rule
-for metrics, each comparison may pick another row, so only bounds in the same direction fold (some row
-above 0.7 is a row above 0.5).
+(false when the field is there, unknown when not: never a match either way). On a param the equality is
+``BETWEEN x AND x``, since ``params.lr = 0.1`` compares text (:func:`lmfilter.ast.equal_number`). Under
+3.17's any-row rule for metrics, each comparison may pick another row, so only bounds in the same
+direction fold (some row above 0.7 is a row above 0.5).
 
 >>> from lmfilter import parse, format
 >>> from lmfilter.schema import get_target
@@ -15,6 +16,8 @@ above 0.7 is a row above 0.5).
 Or(items=())
 >>> format(fold_ranges(parse("metrics.a > 1 AND metrics.a < 0"), any_row))
 'metrics.a > 1 AND metrics.a < 0'
+>>> format(fold_ranges(parse("params.lr >= 0.1 AND params.lr <= 0.1"), latest))
+'params.lr BETWEEN 0.1 AND 0.1'
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 from lmfilter import ast
 from lmfilter.ast import Op
-from lmfilter.optimize.facts import MATCH_NONE, Facts, is_nan, rebuild_outside_not
+from lmfilter.optimize.facts import MATCH_NONE, Facts, is_nan, rewrite
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,10 @@ class _Bound:
 
 
 def fold_ranges(tree: ast.Expr, facts: Facts) -> ast.Expr:
-    node = rebuild_outside_not(tree, lambda child: fold_ranges(child, facts))
+    return rewrite(tree, lambda node: _folded(node, facts), under_not=False)
+
+
+def _folded(node: ast.Expr, facts: Facts) -> ast.Expr:
     if isinstance(node, ast.Between) and _bounds(node) and facts.single_valued(node.field):
         node = ast.And((node,), span=node.span)  # a BETWEEN alone becomes its two bounds
     if not isinstance(node, ast.And):
@@ -100,7 +106,7 @@ def _fold(field: ast.Field, items: list[ast.Expr], single: bool) -> tuple[ast.Ex
         if low.value > high.value or (low.value == high.value and not (low.inclusive and high.inclusive)):
             return None
         if low.value == high.value:
-            return (ast.Compare(field, Op.EQ, low.number),)
+            return (ast.equal_number(field, low.number),)
     out: list[ast.Expr] = []
     if low:
         out.append(ast.Compare(field, Op.GE if low.inclusive else Op.GT, low.number))

@@ -3,7 +3,8 @@
 In an OR this holds for every field (also 3.17's any-row metrics: some row is in A, or some row is in B,
 is some row in A or B). In an AND it needs one value per model: ``a IN (1, 2) AND a IN (2, 3)`` is
 ``a = 2``, and ``a != 1 AND a NOT IN (2)`` is ``a NOT IN (1, 2)``. An empty intersection stays an empty
-``IN ()`` (false, or unknown when the field is missing) for the contradictions pass.
+``IN ()`` (false, or unknown when the field is missing) for the contradictions pass. Equalities with a
+number on a param (read as a number) are left alone: IN on a param compares text.
 
 >>> from lmfilter import parse, format
 >>> from lmfilter.schema import get_target
@@ -18,11 +19,14 @@ from __future__ import annotations
 
 from lmfilter import ast
 from lmfilter.ast import Op
-from lmfilter.optimize.facts import Facts, Slot, is_nan, rebuild, slot
+from lmfilter.optimize.facts import Facts, Slot, is_nan, rewrite, slot
 
 
 def merge_in(tree: ast.Expr, facts: Facts) -> ast.Expr:
-    node = rebuild(tree, lambda child: merge_in(child, facts))
+    return rewrite(tree, lambda node: _merged(node, facts))
+
+
+def _merged(node: ast.Expr, facts: Facts) -> ast.Expr:
     if isinstance(node, ast.Or):
         return _merge(node, facts, negated=False, union=True)
     if isinstance(node, ast.And):
@@ -44,7 +48,10 @@ def _members(item: ast.Expr, negated: bool) -> tuple[Slot, tuple[ast.Value, ...]
     slots = {slot(field, v) for v in values}
     if len(slots) != 1 or any(is_nan(v) for v in values):
         return None
-    return slots.pop(), values
+    found = slots.pop()
+    if found[1]:
+        return None  # a param's number: IN on a param compares text, so numbers have no IN there
+    return found, values
 
 
 def _merge(node: ast.And | ast.Or, facts: Facts, *, negated: bool, union: bool) -> ast.Expr:

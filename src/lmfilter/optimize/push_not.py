@@ -20,26 +20,35 @@ from dataclasses import replace
 
 from lmfilter import ast
 from lmfilter.ast import Op
-from lmfilter.optimize.facts import Facts, is_nan, rebuild
+from lmfilter.optimize.facts import Facts, is_nan
 
 OPPOSITE = {Op.EQ: Op.NE, Op.NE: Op.EQ, Op.LT: Op.GE, Op.GE: Op.LT, Op.GT: Op.LE, Op.LE: Op.GT}
 
 
 def push_not(tree: ast.Expr, facts: Facts) -> ast.Expr:
-    if not isinstance(tree, ast.Not):
-        return rebuild(tree, lambda child: push_not(child, facts))
-    inner = tree.item
-    match inner:
-        case ast.Not(item):
-            return push_not(item, facts)
-        case ast.And(items):
-            return ast.Or(tuple(push_not(ast.Not(i), facts) for i in items), span=tree.span)
-        case ast.Or(items):
-            return ast.And(tuple(push_not(ast.Not(i), facts) for i in items), span=tree.span)
-        case ast.IsNull():
-            return replace(inner, negated=not inner.negated)  # IS NULL is never unknown
-    negated = negate(inner, facts)
-    return negated if negated is not None else tree
+    if not any(isinstance(node, ast.Not) for node in ast.walk(tree)):
+        return tree
+
+    # Children first (no recursion, so any depth is fine): each node gives its negation normal form and
+    # that of its negation; a NOT takes its item's negated form.
+    def forms(node: ast.Expr, below: list[tuple[ast.Expr, ast.Expr]]) -> tuple[ast.Expr, ast.Expr]:
+        match node:
+            case ast.And(items) | ast.Or(items):
+                dual = ast.Or if isinstance(node, ast.And) else ast.And
+                kept = tuple(positive for positive, _ in below)
+                same = all(new is old for new, old in zip(kept, items, strict=True))
+                return (node if same else type(node)(kept, span=node.span)), dual(
+                    tuple(negative for _, negative in below), span=node.span
+                )
+            case ast.Not():
+                ((positive, negative),) = below
+                if isinstance(negative, ast.And | ast.Or):
+                    negative = replace(negative, span=node.span)
+                return negative, positive
+        negated = negate(node, facts)
+        return node, (negated if negated is not None else ast.Not(node, span=node.span))
+
+    return ast.fold(tree, forms)[0]
 
 
 def negate(node: ast.Expr, facts: Facts) -> ast.Expr | None:

@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import math
 from itertools import product
 
 from lmfilter import ast
@@ -28,25 +29,19 @@ DEFAULT_MAX_TERMS = 64
 
 def to_dnf(tree: ast.Expr, max_terms: int = DEFAULT_MAX_TERMS) -> tuple[Term, ...] | None:
     """The terms of ``tree`` in DNF (each a conjunction of comparisons), or ``None`` past ``max_terms``."""
-    match tree:
-        case ast.Or(items):
-            terms: list[Term] = []
-            for item in items:
-                sub = to_dnf(item, max_terms)
-                if sub is None or len(terms) + len(sub) > max_terms:
-                    return None
-                terms.extend(sub)
-            return tuple(terms)
-        case ast.And(items):
-            parts = []
-            total = 1
-            for item in items:
-                sub = to_dnf(item, max_terms)
-                if sub is None:
-                    return None
-                total *= len(sub)
-                if total > max_terms:
-                    return None
-                parts.append(sub)
-            return tuple(tuple(c for term in combo for c in term) for combo in product(*parts))
-    return ((tree,),)
+
+    def terms(node: ast.Expr, below: list[tuple[Term, ...] | None]) -> tuple[Term, ...] | None:
+        if not isinstance(node, ast.And | ast.Or):
+            return ((node,),)
+        if any(sub is None for sub in below):
+            return None
+        parts = [sub for sub in below if sub is not None]
+        if isinstance(node, ast.Or):
+            union = tuple(term for sub in parts for term in sub)
+            return union if len(union) <= max_terms else None
+        if math.prod(len(sub) for sub in parts) > max_terms:
+            return None
+        return tuple(tuple(c for term in combo for c in term) for combo in product(*parts))
+
+    # Without recursion (a tree built by hand may be deep); a NOT is a comparison here, not looked into.
+    return ast.fold(tree, terms, lambda node: node.items if isinstance(node, ast.And | ast.Or) else ())
