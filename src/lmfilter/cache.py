@@ -45,7 +45,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal, Self
 
-__all__ = ["CacheError", "ModelFile", "Source", "iter_models"]
+__all__ = ["CacheError", "ModelFile", "Source", "iter_models", "json_value"]
 
 #: A path (``-`` for standard input) or an open stream, binary or text.
 Source = str | os.PathLike[str] | IO[bytes] | IO[str]
@@ -55,6 +55,8 @@ _WHITESPACE = " \t\r\n"  # JSON's
 _SPACES = re.compile(r"[ \t\r\n]*")
 _KINDS = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
 _decoder = json.JSONDecoder()
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class CacheError(ValueError):
@@ -146,7 +148,7 @@ class ModelFile:
             first = _whole_object(text) if _starts_a_model(text) else None
             if first is not None:
                 self.format = "jsonl"
-                yield from self._jsonl(first, number, lines)
+                yield from self._jsonl(first, text, number, lines)
                 return
             rest = self._rest()
             if rest.strip() and _whole_object(text) is not None:
@@ -178,7 +180,14 @@ class ModelFile:
 
     def _lines(self) -> Iterator[tuple[int, str]]:
         """Each line (with its end) and its number, counting what was read."""
-        for number, line in enumerate(self._stream, start=1):
+        stream = iter(self._stream)
+        for number in itertools.count(1):
+            try:
+                line = next(stream)
+            except StopIteration:
+                return
+            except (OSError, UnicodeDecodeError) as error:  # a failing disk, a text stream that is not text
+                raise CacheError(self.name, f"cannot read it: {_reason(error)}", number) from None
             self.bytes_read += len(line)
             if isinstance(line, str):
                 yield number, line
@@ -188,20 +197,26 @@ class ModelFile:
             except UnicodeDecodeError as error:
                 raise CacheError(self.name, f"not UTF-8: {error.reason}", number, error.start + 1) from None
 
-    def _jsonl(self, first: Model, number: int, lines: Iterator[tuple[int, str]]) -> Iterator[Model]:
+    def _jsonl(
+        self, first: Model, first_text: str, number: int, lines: Iterator[tuple[int, str]]
+    ) -> Iterator[Model]:
+        if (fault := _not_text(first, first_text)) is not None:
+            raise CacheError(self.name, fault, number)
         self._line, self.models_read = number, 1
         yield first
         for number, text in lines:
             if not text.strip():
                 continue
             try:
-                model = json.loads(text)
+                model = json_value(text)
             except json.JSONDecodeError as error:
                 raise CacheError(self.name, f"bad JSON: {error.msg}", number, error.colno) from None
             if not isinstance(model, dict):
                 raise CacheError(
                     self.name, f"expected an object (a logged model) on each line, not {_kind(model)}", number
                 )
+            if (fault := _not_text(model, text)) is not None:
+                raise CacheError(self.name, fault, number)
             self._line = number
             self.models_read += 1
             yield model
@@ -210,7 +225,10 @@ class ModelFile:
 
     def _rest(self) -> str:
         """The rest of the stream, whole."""
-        rest: str | bytes = self._stream.read()
+        try:
+            rest: str | bytes = self._stream.read()
+        except (OSError, UnicodeDecodeError) as error:
+            raise CacheError(self.name, f"cannot read it: {_reason(error)}") from None
         self.bytes_read += len(rest)
         if isinstance(rest, str):
             return rest
@@ -234,7 +252,7 @@ class ModelFile:
     def _decode(self, pos: int) -> tuple[Any, int]:
         """The JSON value at ``pos``, and where it ends."""
         try:
-            return _decoder.raw_decode(self._text, pos)
+            return _raw_decode(self._text, pos)
         except json.JSONDecodeError as error:
             raise self._error(f"bad JSON: {error.msg}", error.pos) from None
 
@@ -258,6 +276,8 @@ class ModelFile:
                 raise self._error(
                     f"item {index} of the array is {_kind(model)}, not an object (a logged model)", start
                 )
+            if (fault := _not_text(model, self._text, start, pos)) is not None:
+                raise self._error(fault, start)
             self._start = start
             self.models_read += 1
             if self.size is not None:
@@ -315,6 +335,65 @@ class ModelFile:
             self.bytes_read = self.size
 
 
+def _raw_decode(text: str, pos: int) -> tuple[Any, int]:
+    """The JSON value at ``pos`` and where it ends. What the json module raises for hostile text other than
+    a :class:`json.JSONDecodeError` (nesting past the interpreter's stack, an integer past ``int``'s limit on
+    digits) is one too, at ``pos``."""
+    try:
+        return _decoder.raw_decode(text, pos)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, pos) from None
+    except ValueError as error:  # int() refuses a text of more digits than sys.get_int_max_str_digits()
+        message = str(error)
+        if "integer string conversion" in message:
+            message = f"a number of more than {sys.get_int_max_str_digits()} digits"
+        raise json.JSONDecodeError(message, text, pos) from None
+
+
+def json_value(text: str) -> Any:
+    """The one JSON value ``text`` holds, as :func:`json.loads` reads it; but text it cannot read (nested
+    past the interpreter's stack, a number of too many digits) raises a :class:`json.JSONDecodeError` too."""
+    value, end = _raw_decode(text, _skip_spaces(text, 0))
+    if _skip_spaces(text, end) != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
+def _not_text(model: Model, text: str, start: int = 0, end: int | None = None) -> str | None:
+    """What is wrong when a model decoded from ``text[start:end]`` holds a string that is not text, else
+    ``None``. A ``\\uD800``-``\\uDFFF`` escape that is not one of a pair decodes to half a character
+    (RFC 8259 §8.2), which no server stores and no output can print."""
+    end = len(text) if end is None else end
+    if text.find("\\u", start, end) == -1 or not _SURROGATE_ESCAPE.search(text, start, end):
+        return None  # no surrogate escape at all: the common case costs a search of the text
+    stack: list[tuple[str, Any]] = [("", model)]
+    while stack:  # a loop, not recursion: the model may nest as deep as the decoder allows
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    return _half_a_character(f"a key in {path or 'the model'}")
+                stack.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}", item) for i, item in enumerate(value))
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            return _half_a_character(path)
+    return None
+
+
+def _half_a_character(where: str) -> str:
+    return (
+        f"{where}: a \\u escape of half a surrogate pair is not a character: "
+        "write the character itself, or both halves of its pair"
+    )
+
+
+def _reason(error: Exception) -> str:
+    return (error.strerror if isinstance(error, OSError) else None) or str(error)
+
+
 def _skip_spaces(text: str, pos: int) -> int:
     """The position of the first character at or after ``pos`` that is not JSON whitespace."""
     match = _SPACES.match(text, pos)
@@ -331,7 +410,7 @@ def _starts_a_model(line: str) -> bool:
     pos = _skip_spaces(line, 0) + 1  # after the "{"
     try:
         while True:
-            key, pos = _decoder.raw_decode(line, _skip_spaces(line, pos))
+            key, pos = _raw_decode(line, _skip_spaces(line, pos))
             if not isinstance(key, str):
                 return False
             if key in ("info", "models"):
@@ -339,7 +418,7 @@ def _starts_a_model(line: str) -> bool:
             pos = _skip_spaces(line, pos)
             if not line.startswith(":", pos):
                 return False
-            _, pos = _decoder.raw_decode(line, _skip_spaces(line, pos + 1))
+            _, pos = _raw_decode(line, _skip_spaces(line, pos + 1))
             pos = _skip_spaces(line, pos)
             if not line.startswith(",", pos):
                 return False
@@ -351,7 +430,7 @@ def _starts_a_model(line: str) -> bool:
 def _whole_object(line: str) -> Model | None:
     """The object a line holds when it is one whole JSON object, else ``None``."""
     try:
-        value = json.loads(line)
+        value = json_value(line)
     except json.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None

@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 from lmfilter import ast
 from lmfilter.ast import Entity, Op, ValueType
 from lmfilter.front import parse
+from lmfilter.printer import check_nesting
 from lmfilter.records import Record, RecordError
 from lmfilter.request import Datasets, OrderByArg, OrderKey, datasets_of, order_keys
 from lmfilter.schema import Target, get_target
@@ -375,9 +376,26 @@ def _sort_value(attr: str, record: Record) -> Any:
     value = record.attribute(attr)
     if attr == "status":
         return value.number
-    if attr == "experiment_id" and value is not None and value.isdigit():
-        return int(value)
+    if attr == "experiment_id":
+        return experiment_order(value)
     return value
+
+
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+\Z")
+
+
+def experiment_order(experiment_id: str) -> tuple[int, float | str]:
+    """Where an experiment id sorts: MLflow keeps ids in an INTEGER column, so an id that is a number sorts
+    by its value, before any id that is not one, which sorts by its text (SQLite keeps such text as text,
+    and orders numbers before text).
+
+    >>> sorted(["10", "", "9", "x", "-1"], key=experiment_order)
+    ['-1', '9', '10', '', 'x']
+    """
+    if _INTEGER_TEXT.match(experiment_id):
+        # Past int64 SQLite keeps a REAL (and int() refuses a text of thousands of digits): 18 stay in it.
+        return (0, int(experiment_id) if len(experiment_id) <= 18 else float(experiment_id))
+    return (1, experiment_id)
 
 
 def _as_number(text: str | None) -> float | None:
@@ -645,6 +663,7 @@ def compile_query(
 
     ``local_order``: also sort by params and tags, which servers cannot (the planner sorts locally)."""
     tree = parse(filter) if isinstance(filter, str) else (filter if filter is not None else ast.MATCH_ALL)
+    check_nesting(tree)  # a tree built by hand deeper than any filter: LMF105, not a RecursionError
     entries = tuple((d.dataset_name, d.dataset_digest) for d in datasets_of(datasets))
     return _compile_query(tree, entries, order_keys(order_by, local=local_order), get_target(target))
 

@@ -1,18 +1,32 @@
 """Reading model records, as :class:`~lmfilter.wire.LoggedModel` objects or API-JSON dicts, for evaluation.
 
 The evaluator reads few fields of each model (an attribute, a param, the rows of one metric), and it reads
-them from whichever form the caller has: a dict straight from a JSON file is not validated as a whole (that
+them from whichever form the caller has. A dict straight from a JSON file is not validated as a whole (that
 costs more than the filtering), but each field read here is checked, and a bad one raises
-:class:`RecordError` naming the record and the field. A model that matches is validated whole when it is
-turned into a :class:`~lmfilter.wire.LoggedModel` for the result.
+:class:`RecordError` naming the record, its model id and the field. A model that matches is validated whole
+when it is turned into a :class:`~lmfilter.wire.LoggedModel` for the result.
+
+**One meaning for a record, whatever its form.** A dict's field is read as :mod:`lmfilter.wire`'s model reads
+it: the plain case (an ASCII string, an int64, a float) is taken as it is, and anything else is validated by
+the wire model itself, so a value means the same in a dict and in a ``LoggedModel``, and a value one rejects
+the other rejects too. On top of the wire's forms, two rules hold for both:
+
+- an attribute a record leaves out (or sends as null, where the wire takes null) is what the server stores
+  for it, decided in one place, :func:`attribute_value`: ``model_type``, ``source_run_id`` and
+  ``status_message`` are null (SPEC §3), and the attributes a server always stores (``name``, the timestamps,
+  ``status``, ...) hold the zero of their type, as a protobuf reader takes an omitted field (``''``, ``0``,
+  ``UNSPECIFIED``). So ``name IS NULL`` matches nothing, as the optimizer and the checker assume
+  (:attr:`lmfilter.schema.Attribute.nullable`);
+- a key that appears twice in a record's params or tags is a :class:`RecordError`: a server keeps one value
+  per key, so such a record never came from one.
 
 Metric rows come out as :data:`MetricRow` tuples, with values as the MLflow SQL store keeps them (NaN as 0,
 infinities as the largest doubles).
 
 >>> record = Record.of({"info": {"model_id": "m-1", "status": 2, "tags": [{"key": "t", "value": "x"}]},
 ...                     "data": {"metrics": [{"key": "acc", "value": "NaN", "timestamp": "5"}]}}, 0)
->>> record.attribute("status"), record.tags()
-(<ModelStatus.READY: 'LOGGED_MODEL_READY'>, {'t': 'x'})
+>>> record.attribute("status"), record.attribute("name"), record.attribute("model_type"), record.tags()
+(<ModelStatus.READY: 'LOGGED_MODEL_READY'>, '', None, {'t': 'x'})
 >>> record.metric_rows({"acc"})["acc"]
 [MetricRow(value=0.0, timestamp=5, step=0, dataset_name=None, dataset_digest=None, run_id=None)]
 """
@@ -20,17 +34,20 @@ infinities as the largest doubles).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, TypeVar
+import reprlib
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
+from lmfilter.ast import ValueType
+from lmfilter.schema import ATTRIBUTES
 from lmfilter.status import ModelStatus
-from lmfilter.wire import LoggedModel, MetricRow, named_float, parse_status, stored
+from lmfilter.wire import KeyValue, LoggedModel, LoggedModelInfo, Metric, MetricRow, parse_status, stored
 
-LARGEST = 1.7976931348623157e308
+__all__ = ["Record", "RecordError", "attribute_value"]
+
 _INFINITIES = (math.inf, -math.inf)
-_T = TypeVar("_T")
 
 
 class RecordError(ValueError):
@@ -38,8 +55,32 @@ class RecordError(ValueError):
 
     def __init__(self, index: int, model_id: str | None, field: str, message: str) -> None:
         self.index, self.model_id, self.field = index, model_id, field
-        who = f"record {index}" + (f" (model_id {model_id!r})" if model_id else "")
+        who = f"record {index}" + (f" (model_id {brief(model_id)})" if model_id else "")
         super().__init__(f"{who}: {field}: {message}")
+
+
+# ---- what an attribute means ----------------------------------------------------------------------
+
+_ZERO: Mapping[ValueType, Any] = {
+    ValueType.STRING: "",
+    ValueType.NUMBER: 0,
+    ValueType.STATUS: ModelStatus.UNSPECIFIED,
+}
+_WHEN_ABSENT: Mapping[str, Any] = {
+    attr.name: None if attr.nullable else _ZERO[attr.type] for attr in ATTRIBUTES
+}
+
+
+def attribute_value(name: str, value: Any) -> Any:
+    """What attribute ``name`` holds for filters and sorts, given a record's value (``None``: absent or null).
+
+    A server always stores the attributes the schema marks not nullable, so a record without one stands for
+    the zero of its type; the others are null when absent.
+
+    >>> [attribute_value(name, None) for name in ("name", "creation_timestamp", "status", "model_type")]
+    ['', 0, <ModelStatus.UNSPECIFIED: 'LOGGED_MODEL_STATUS_UNSPECIFIED'>, None]
+    """
+    return _WHEN_ABSENT.get(name) if value is None else value
 
 
 # Attribute name -> the info field that holds it.
@@ -48,26 +89,76 @@ _INFO_FIELDS = {
     "last_updated_timestamp": "last_updated_timestamp_ms",
     "artifact_location": "artifact_uri",
 }
-_INT_FIELDS = frozenset({"creation_timestamp_ms", "last_updated_timestamp_ms", "creator_id"})
+_INFO_DEFAULTS: Mapping[str, Any] = {
+    name: field.get_default(call_default_factory=True)
+    for name, field in LoggedModelInfo.model_fields.items()
+    if not field.is_required()
+}
+# The plain forms of the info fields, which the wire model takes as they are: an ASCII string (text in every
+# encoding, never half a surrogate pair), an int64. The wire model validates anything else.
+_INFO_TEXT = frozenset(
+    {"model_id", "experiment_id", "name", "artifact_uri", "model_type", "source_run_id", "status_message"}
+)
+_INFO_INT64 = frozenset({"creation_timestamp_ms", "last_updated_timestamp_ms", "creator_id"})
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_EXACT_DOUBLE = 2**53  # ints up to this size are the same as doubles
+_ABSENT: Any = object()
+
+
+class _Brief(reprlib.Repr):
+    """Reprs cut short: a few items, two levels, 40 characters of a string or a number."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxstring, self.maxlong, self.maxother = 2, 40, 40, 40
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 128:  # repr() of an int of thousands of digits raises (and would be long)
+            return f"<an integer of about {math.floor(x.bit_length() * math.log10(2)) + 1} digits>"
+        return super().repr_int(x, level)
+
+
+_brief = _Brief()
+
+
+def brief(value: Any) -> str:
+    """A short repr of any value, however large or deeply nested, for an error message.
+
+    >>> brief("x" * 100), brief([[[[1]]]]), brief(10**5000)
+    ("'xxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxx'", '[[[...]]]', '<an integer of about 5001 digits>')
+    """
+    return _brief.repr(value)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+# ---- records --------------------------------------------------------------------------------------
 
 
 class Record:
     """One model record and the reads the evaluator makes of it."""
 
-    __slots__ = ()
+    __slots__ = ("_index", "model_id")
+
+    _index: int
+    model_id: str
 
     @staticmethod
     def of(item: Any, index: int) -> Record:
+        """The record of a :class:`~lmfilter.wire.LoggedModel` or an API-JSON dict (``index`` names it)."""
+        if type(item) is dict:  # exact type tests first: isinstance with an ABC costs more than reading
+            return _DictRecord(item, index)
         if type(item) is LoggedModel or isinstance(item, LoggedModel):
-            return _ModelRecord(item)
+            return _ModelRecord(item, index)
         if isinstance(item, Mapping):
             return _DictRecord(item, index)
-        raise RecordError(
-            index, None, "(record)", f"expected a logged model (a dict), not {type(item).__name__}"
-        )
+        raise RecordError(index, None, "(record)", f"expected a logged model (a dict), not {_kind(item)}")
 
     def attribute(self, name: str) -> Any:
-        """The attribute's value (status as :class:`ModelStatus`), or ``None`` when null."""
+        """The attribute's value (status as :class:`ModelStatus`), or ``None`` when null
+        (see :func:`attribute_value`)."""
         raise NotImplementedError
 
     def params(self) -> Mapping[str, str]:
@@ -84,22 +175,51 @@ class Record:
         """The record as a validated :class:`LoggedModel`."""
         raise NotImplementedError
 
+    def _error(self, field: str, message: str) -> RecordError:
+        return RecordError(self._index, self.model_id, field, message)
+
+    def _invalid(self, path: str, error: ValidationError) -> RecordError:
+        """The first fault the wire model found in a value that sits at ``path`` in the record."""
+        first = error.errors()[0]
+        where = ".".join(part for part in (path, *map(str, first["loc"])) if part)
+        got = "" if first["type"] == "missing" else f" (got {brief(first.get('input'))})"
+        message = first["msg"].removeprefix("Value error, ")  # what a validator of lmfilter.wire says
+        return self._error(where or "(record)", message + got)
+
+    def _duplicate(self, keys: Sequence[str], path: str) -> RecordError:
+        """The error for the first key of ``keys`` (a record's params or tags) that appears twice."""
+        seen: dict[str, int] = {}
+        for i, key in enumerate(keys):
+            if key in seen:
+                raise self._error(
+                    f"{path}.{i}.key",
+                    f"{brief(key)} appears twice (also {path}.{seen[key]}): a server keeps one value per key",
+                )
+            seen[key] = i
+        raise AssertionError("no key appears twice")
+
 
 class _ModelRecord(Record):
     __slots__ = ("_model",)
 
-    def __init__(self, model: LoggedModel) -> None:
-        self._model = model
+    def __init__(self, model: LoggedModel, index: int) -> None:
+        self._index, self.model_id, self._model = index, model.model_id, model
 
     def attribute(self, name: str) -> Any:
-        return getattr(self._model.info, _INFO_FIELDS.get(name, name))
+        return attribute_value(name, getattr(self._model.info, _INFO_FIELDS.get(name, name)))
 
     # A LoggedModel keeps its lookups once computed, so a cache searched again and again pays once.
     def params(self) -> Mapping[str, str]:
-        return self._model.data.param_map
+        data = self._model.data
+        if len(data.param_map) != len(data.params):
+            raise self._duplicate([p.key for p in data.params], "data.params")
+        return data.param_map
 
     def tags(self) -> Mapping[str, str]:
-        return self._model.info.tag_map
+        info = self._model.info
+        if len(info.tag_map) != len(info.tags):
+            raise self._duplicate([t.key for t in info.tags], "info.tags")
+        return info.tag_map
 
     def metric_rows(self, keys: Collection[str] | None) -> Mapping[str, Sequence[MetricRow]]:
         index = self._model.data.metric_index
@@ -112,130 +232,140 @@ class _ModelRecord(Record):
 
 
 class _DictRecord(Record):
-    __slots__ = ("_data", "_index", "_info", "_record")
+    __slots__ = ("_data", "_info", "_record")
 
     def __init__(self, record: Mapping[str, Any], index: int) -> None:
         self._record, self._index = record, index
-        info = record.get("info")
-        if not isinstance(info, Mapping):
-            raise self._error("info", "missing, or not an object")
+        info = record.get("info", _ABSENT)
+        if not (type(info) is dict or isinstance(info, Mapping)):
+            what = "missing" if info is _ABSENT else f"expected an object, not {_kind(info)}"
+            raise RecordError(index, None, "info", what)
         self._info: Mapping[str, Any] = info
-        data = record.get("data")
-        if data is None:
+        # Every record has its id checked, read or not: errors name it, and results are told apart by it.
+        model_id = info.get("model_id", _ABSENT)
+        if model_id is _ABSENT:
+            raise RecordError(index, None, "info.model_id", "missing: every logged model has an id")
+        if type(model_id) is str and model_id.isascii():
+            self.model_id = model_id
+        else:
+            self.model_id = ""
+            self.model_id = self._info_field("model_id", model_id)
+        data = record.get("data", _ABSENT)
+        if data is _ABSENT:
             data = {}
-        elif not isinstance(data, Mapping):
-            raise self._error("data", "not an object")
+        elif not (type(data) is dict or isinstance(data, Mapping)):
+            raise self._error("data", f"expected an object, not {_kind(data)}")
         self._data: Mapping[str, Any] = data
 
-    def _error(self, field: str, message: str) -> RecordError:
-        info = self._record.get("info")
-        model_id = info.get("model_id") if isinstance(info, Mapping) else None
-        return RecordError(self._index, model_id if isinstance(model_id, str) else None, field, message)
+    def _info_field(self, field: str, value: Any) -> Any:
+        """An info field that is not in its plain form, as the wire model reads it (or a RecordError)."""
+        try:
+            info = LoggedModelInfo.model_validate({"model_id": self.model_id or "-"} | {field: value})
+        except ValidationError as error:
+            raise self._invalid("info", error) from None
+        return getattr(info, field)
 
     def attribute(self, name: str) -> Any:
         field = _INFO_FIELDS.get(name, name)
-        value = self._info.get(field)
-        if value is None:
-            return ModelStatus.UNSPECIFIED if field == "status" else None
-        try:
-            if field == "status":
-                return parse_status(value)
-            if field in _INT_FIELDS:
-                return _integer(value)
-        except ValueError as error:
-            raise self._error(f"info.{field}", str(error)) from None
-        if not isinstance(value, str):
-            raise self._error(f"info.{field}", f"expected a string, not {type(value).__name__}")
-        return value
+        value = self._info.get(field, _ABSENT)
+        kind = type(value)
+        if value is _ABSENT:
+            value = _INFO_DEFAULTS.get(field)
+        elif field == "status":
+            if kind is str or kind is int:
+                try:
+                    value = parse_status(value)  # the wire model's own reading of a status
+                except ValueError as error:
+                    raise self._error("info.status", str(error)) from None
+            else:
+                value = self._info_field(field, value)
+        elif not (
+            (kind is str and value.isascii() and field in _INFO_TEXT)
+            or (kind is int and _INT64_MIN <= value <= _INT64_MAX and field in _INFO_INT64)
+        ):
+            value = self._info_field(field, value)
+        return attribute_value(name, value)
 
-    def _pairs(self, where: Mapping[str, Any], name: str, path: str) -> dict[str, str]:
-        items = where.get(name) or ()
-        if not isinstance(items, list | tuple):
-            raise self._error(path, "expected a list")
-        out = {}
+    def _list(self, where: Mapping[str, Any], name: str, path: str) -> Sequence[Any]:
+        items = where.get(name, ())
+        if type(items) is list or type(items) is tuple:
+            return items
+        raise self._error(path, f"expected a list, not {_kind(items)}")
+
+    def _pairs(self, where: Mapping[str, Any], name: str, path: str) -> Mapping[str, str]:
+        items = self._list(where, name, path)
+        pairs: dict[str, str] = {}
         for i, item in enumerate(items):
-            if type(item) is dict or isinstance(item, Mapping):
+            if type(item) is dict:
                 key, value = item.get("key"), item.get("value", "")
-                if type(key) is str and type(value) is str:
-                    out[key] = value
+                if type(key) is str and type(value) is str and key.isascii() and value.isascii():
+                    pairs[key] = value
                     continue
-            raise self._error(f"{path}.{i}", "expected {key, value} strings")
-        return out
+            pair = self._pair(item, f"{path}.{i}")
+            pairs[pair.key] = pair.value
+        if len(pairs) != len(items):  # all valid (checked above), but some key came twice
+            raise self._duplicate([self._pair(item, path).key for item in items], path)
+        return pairs
 
-    def params(self) -> dict[str, str]:
+    def _pair(self, item: Any, path: str) -> KeyValue:
+        """A param or tag, as the wire model reads it."""
+        try:
+            return KeyValue.model_validate(item)
+        except ValidationError as error:
+            raise self._invalid(path, error) from None
+
+    def params(self) -> Mapping[str, str]:
         return self._pairs(self._data, "params", "data.params")
 
-    def tags(self) -> dict[str, str]:
+    def tags(self) -> Mapping[str, str]:
         return self._pairs(self._info, "tags", "info.tags")
 
     def metric_rows(self, keys: Collection[str] | None) -> dict[str, list[MetricRow]]:
-        items = self._data.get("metrics") or ()
-        if not isinstance(items, list | tuple):
-            raise self._error("data.metrics", "expected a list")
         rows: dict[str, list[MetricRow]] = {}
-        for i, m in enumerate(items):
-            if not (type(m) is dict or isinstance(m, Mapping)) or type(key := m.get("key")) is not str:
-                raise self._error(f"data.metrics.{i}.key", "expected a metric with a string key")
-            if keys is not None and key not in keys:
+        for i, m in enumerate(self._list(self._data, "metrics", "data.metrics")):
+            key = m.get("key") if type(m) is dict else None
+            if type(key) is not str:  # not a metric with a key: the wire model says what is wrong
+                key, row = self._metric(m, i)
+            elif keys is not None and key not in keys:
                 continue
-            # The common case (numbers as numbers, names as strings) costs a type test each.
-            value, timestamp, step = m.get("value", 0.0), m.get("timestamp", 0), m.get("step", 0)
-            name, digest, run = m.get("dataset_name"), m.get("dataset_digest"), m.get("run_id")
-            path = f"data.metrics.{i}"
-            if type(value) is not float:
-                value = self._read(m, "value", 0.0, _number, path)
-            if value != value or value in _INFINITIES:
-                value = stored(value)
-            if type(timestamp) is not int:
-                timestamp = self._read(m, "timestamp", 0, _integer, path)
-            if type(step) is not int:
-                step = self._read(m, "step", 0, _integer, path)
-            if not (name is None or type(name) is str):
-                name = self._read(m, "dataset_name", None, _optional_text, path)
-            if not (digest is None or type(digest) is str):
-                digest = self._read(m, "dataset_digest", None, _optional_text, path)
-            if not (run is None or type(run) is str):
-                run = self._read(m, "run_id", None, _optional_text, path)
-            rows.setdefault(key, []).append(MetricRow(value, timestamp, step, name, digest, run))
+            else:
+                # The common case (numbers as numbers, names as ASCII strings) costs a type test each.
+                value, timestamp, step = m.get("value", 0.0), m.get("timestamp", 0), m.get("step", 0)
+                name, digest, run = m.get("dataset_name"), m.get("dataset_digest"), m.get("run_id")
+                if type(value) is int and -_EXACT_DOUBLE <= value <= _EXACT_DOUBLE:
+                    value = float(value)
+                if (
+                    type(value) is float
+                    and type(timestamp) is int
+                    and _INT64_MIN <= timestamp <= _INT64_MAX
+                    and type(step) is int
+                    and _INT64_MIN <= step <= _INT64_MAX
+                    and key.isascii()
+                    and (name is None or (type(name) is str and name.isascii()))
+                    and (digest is None or (type(digest) is str and digest.isascii()))
+                    and (run is None or (type(run) is str and run.isascii()))
+                ):
+                    if value != value or value in _INFINITIES:
+                        value = stored(value)
+                    row = MetricRow(value, timestamp, step, name, digest, run)
+                else:
+                    key, row = self._metric(m, i)
+            if keys is None or key in keys:
+                rows.setdefault(key, []).append(row)
         return rows
 
-    def _read(
-        self, item: Mapping[str, Any], name: str, default: Any, read: Callable[[Any], _T], path: str
-    ) -> _T:
+    def _metric(self, item: Any, i: int) -> tuple[str, MetricRow]:
+        """A metric not in its plain form, as the wire model reads it: its key and row."""
         try:
-            return read(item.get(name, default))
-        except ValueError as error:
-            raise self._error(f"{path}.{name}", str(error)) from None
+            m = Metric.model_validate(item)
+        except ValidationError as error:
+            raise self._invalid(f"data.metrics.{i}", error) from None
+        return m.key, MetricRow(
+            stored(m.value), m.timestamp, m.step, m.dataset_name, m.dataset_digest, m.run_id
+        )
 
     def model(self) -> LoggedModel:
         try:
             return LoggedModel.model_validate(self._record)
         except ValidationError as error:
-            first = error.errors()[0]
-            raise self._error(".".join(str(p) for p in first["loc"]), first["msg"]) from None
-
-
-def _integer(value: Any) -> int:
-    """An int64 as JSON carries it: a number or a numeric string."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected an integer, not {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise ValueError(f"expected an integer, not {value!r}")
-
-
-def _number(value: Any) -> float:
-    value = named_float(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    raise ValueError(f"expected a number, not {value!r}")
-
-
-def _optional_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise ValueError(f"expected a string, not {value!r}")
+            raise self._invalid("", error) from None
