@@ -517,11 +517,41 @@ def test_what_the_server_would_reject_is_refused_before_sending(mlflow_server: S
             client.search(experiment_ids=experiments, datasets=[{"dataset_name": ""}])
         with pytest.raises(lmfilter.RequestError, match="experiment_ids"):
             client.search_page(experiment_ids=[])
-        with pytest.raises(ValueError, match="MLflow cannot delete"):
+        with pytest.raises(ValueError, match="MLflow cannot take"):
             client.delete_tag(some_id, "a/b")
         with pytest.raises(ValueError, match="unknown status"):
             client.finalize(some_id, "DONE")
     assert len(recording.requests) == 1
+
+
+def test_why_ids_and_keys_are_refused_not_encoded(mlflow_server: SeededServer, client: Client) -> None:
+    """What a real MLflow does with the segments lmfilter refuses. It reads ``%2E%2E`` as data (a tag key
+    ``..`` can even be set), but RFC 3986 lets any proxy on the way decode it and drop the step, so
+    lmfilter refuses dot segments rather than bet on every hop; and it decodes ``%2F`` before routing,
+    so an id holding ``/`` reaches another endpoint: here a model DELETE that deletes a tag."""
+    server = mlflow_server.server
+    model = client.create(new_experiment(server), tags={"..": "dots", "t": "v"})
+    model_path = f"{server.base_url}/api/2.0/mlflow/logged-models/{model.model_id}"
+    with httpx.Client() as raw:
+        answer = raw.get(f"{server.base_url}/api/2.0/mlflow/logged-models/%2E%2E")
+        assert (answer.status_code, answer.json()["message"]) == (404, "Logged model with ID '..' not found.")
+        assert raw.delete(f"{model_path}%2Ftags%2Ft").status_code == 200  # DELETE "model" m-…/tags/t
+    assert {t.key for t in client.get(model.model_id).info.tags} == {".."}
+    with pytest.raises(ValueError, match=r"would reach /api/2\.0/mlflow/logged-models/m-"):
+        client.delete_tag(model.model_id, "..")
+    with pytest.raises(ValueError, match="MLflow cannot take the model id"):
+        client.delete(f"{model.model_id}/tags/..")
+    assert client.get(model.model_id).info.tag("..") == "dots"
+
+
+def test_a_resent_delete_of_a_real_model_is_done(mlflow_server: SeededServer, client: Client) -> None:
+    """Deleting twice on MLflow: the second answer is not an error on the servers tested, and with the
+    404-after-resend rule it would be taken as done either way."""
+    model = client.create(new_experiment(mlflow_server.server))
+    client.delete(model.model_id)
+    client.delete(model.model_id)
+    with pytest.raises(NotFoundError):
+        client.get(model.model_id)
 
 
 # ---- a server that goes away mid-search ----------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
 import os
 import shutil
 import sys
@@ -32,9 +33,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lmfilter import ast, emit, front, lint
-from lmfilter.cache import CacheError, ModelFile
-from lmfilter.client import Client, LoggedModelsError
-from lmfilter.diagnostics import Diagnostic, FilterError, has_errors, render
+from lmfilter.cache import CacheError, ModelFile, json_value
+from lmfilter.client import Client, LoggedModelsError, RetryPolicy
+from lmfilter.diagnostics import Diagnostic, FilterError, has_errors, json_text, render, shown, text_width
 from lmfilter.evaluate import RowFilter, compile_query, latest_row, latest_row_by_time
 from lmfilter.plan import plan as make_plan
 from lmfilter.printer import field_text
@@ -168,13 +169,35 @@ def _search_options(cmd: argparse.ArgumentParser, *, target_default: str | None 
 
 def _server_options(cmd: argparse.ArgumentParser) -> None:
     where = cmd.add_mutually_exclusive_group(required=True)
-    where.add_argument("--server", metavar="URL", help="an MLflow tracking server")
+    where.add_argument(
+        "--server", metavar="URL", help="an MLflow tracking server (a user:password@ in it is basic auth)"
+    )
     where.add_argument(
         "--deployment-name", metavar="NAME", help="a Databricks workspace (NAME.cloud.databricks.com)"
     )
     cmd.add_argument(
         "--token", help="bearer token (default: $MLFLOW_TRACKING_TOKEN, or $DATABRICKS_TOKEN for Databricks)"
     )
+    cmd.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up a request after SECONDS, retries and reading the answer included (default: 120)",
+    )
+    cmd.add_argument(
+        "-v", "--verbose", action="store_true", help="print each request sent, and its answer's status"
+    )
+
+
+def _seconds(text: str) -> float:
+    """A ``--timeout``: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return value
 
 
 def _add_server_commands(commands: Any) -> None:
@@ -279,19 +302,57 @@ def _run_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _client(args: argparse.Namespace) -> Client:
-    target = getattr(args, "target", None)
+
+    options: dict[str, Any] = {}
+    if getattr(args, "target", None):
+        options["target"] = args.target
+    if args.timeout is not None:
+        options["retry"] = RetryPolicy(deadline=args.timeout)
     if args.deployment_name:
-        return Client.for_databricks(
-            args.deployment_name, args.token, **({"target": target} if target else {})
-        )
+        return Client.for_databricks(args.deployment_name, args.token, **options)
     token = args.token or os.environ.get("MLFLOW_TRACKING_TOKEN")
-    return Client(args.server, token, target=target)
+    return Client(args.server, token, **options)
+
+
+SHOWN_LINE = 4000  # characters of one line of a server command's stderr
+
+
+def _line(text: str) -> str:
+    """A message as one line of stderr: line breaks and other controls a server may have put in it escaped,
+    so it can neither break the line nor drive the terminal."""
+
+    return shown(text, SHOWN_LINE)
+
+
+class _Reporting:
+    """While a server command runs: the client's retries (and with ``-v`` every request sent and its
+    status) as ``lmfilter: ...`` lines on stderr."""
+
+    def __init__(self, err: TextIO, verbose: bool) -> None:
+
+        class Lines(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                err.write(f"lmfilter: {_line(record.getMessage())}\n")
+                err.flush()
+
+        self.logger = logging.getLogger("lmfilter.client")
+        self.handler = Lines()
+        self.level, self.wanted = self.logger.level, logging.DEBUG if verbose else logging.INFO
+
+    def __enter__(self) -> None:
+        self.logger.addHandler(self.handler)
+        self.logger.setLevel(self.wanted)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
 
 
 def _run_search(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+
     try:
         datasets, order_by = _search_inputs(args)
-        with _client(args) as client:
+        with _Reporting(err, args.verbose), _client(args) as client:
             found = client.search(
                 args.filter,
                 experiment_ids=args.experiment_id,
@@ -305,18 +366,17 @@ def _run_search(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 models.append(model)
                 counter.tick(len(models))
                 if args.format == "ids":
-                    out.write(f"{model.model_id}\n")
+                    out.write(f"{_line(model.model_id)}\n")  # a server's id may hold a line break
             counter.done()
             target = client.target
     except FilterError as error:
         err.write(str(error) + "\n")
         return EXIT_ERRORS
     except (_OptionError, RequestError, LoggedModelsError, ValueError) as error:
-        err.write(f"lmfilter search: {error}\n")
+        err.write(f"lmfilter search: {_line(str(error))}\n")
         return EXIT_ERRORS
     if args.format == "json":
-        json.dump([m.to_json() for m in models], out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        out.write(json_text([m.to_json() for m in models]) + "\n")
     elif args.format == "table":
         out.write(_table(models, _columns(front.parse(args.filter), datasets, order_by, target)))
         out.write(f"{len(models)} model{'s' if len(models) != 1 else ''}\n")
@@ -334,8 +394,9 @@ def _pairs(items: Sequence[str], option: str) -> dict[str, str]:
 
 
 def _run_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+
     try:
-        with _client(args) as client:
+        with _Reporting(err, args.verbose), _client(args) as client:
             model: LoggedModel | None = None
             match args.operation:
                 case "get":
@@ -360,11 +421,10 @@ def _run_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 case "delete-tag":
                     client.delete_tag(args.model_id, args.key)
     except (_OptionError, LoggedModelsError, ValueError) as error:
-        err.write(f"lmfilter models {args.operation}: {error}\n")
+        err.write(f"lmfilter models {args.operation}: {_line(str(error))}\n")
         return EXIT_ERRORS
     if model is not None:
-        json.dump(model.to_json(), out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        out.write(json_text(model.to_json()) + "\n")
     return EXIT_OK
 
 
@@ -388,17 +448,29 @@ class _Counter:
 
 
 def _filters(arg: str, stdin: TextIO | None = None) -> Iterator[tuple[str, int | None]]:
-    """The filters to work on, each with its line number when read from stdin."""
+    """The filters to work on, each with its line number when read from stdin.
+
+    Bytes of stdin that are not text in its encoding become lone surrogates, as they do in arguments, and
+    the parser reports them (LMF112) where they stand, instead of the run ending in a UnicodeDecodeError. A
+    byte order mark in front of the first line is not part of the filter.
+    """
     if arg != "-":
         yield arg, None
         return
-    for number, line in enumerate(stdin or sys.stdin, start=1):
+    stream = stdin or sys.stdin
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
+    for number, line in enumerate(stream, start=1):
         text = line.rstrip("\r\n")
+        if number == 1:
+            text = text.removeprefix("\ufeff")  # the byte order mark some editors and shells write first
         if text.strip() and not text.lstrip().startswith("#"):
             yield text, number
 
 
 def _run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+
     results: list[tuple[str, int | None, list[Diagnostic]]] = [
         (text, line, front.check(text, target=args.target, native=args.native))
         for text, line in _filters(args.filter)
@@ -414,8 +486,7 @@ def _run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             }
             for text, line, diags in results
         ]
-        json.dump(payload, out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        out.write(json_text(payload) + "\n")  # a filter may hold lone surrogates, which UTF-8 cannot take
         return EXIT_ERRORS if failed else EXIT_OK
     counts = {"error": 0, "warning": 0, "info": 0}
     for text, line, diags in results:
@@ -447,16 +518,16 @@ def _run_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _run_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+
     reports = lint.lint_paths(args.paths or ["."], target=args.target, native=args.native)
     for report in reports:
         if report.error is not None:
-            err.write(f"lmfilter lint: {report.path}: {report.error}\n")
+            err.write(f"lmfilter lint: {shown(report.path, None)}: {report.error}\n")
     if args.format == "text":
         out.write(lint.render_text(reports) + "\n")
     else:
         payload = lint.to_json(reports) if args.format == "json" else lint.to_sarif(reports)
-        json.dump(payload, out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        out.write(json_text(payload) + "\n")  # paths and filters may hold lone surrogates
     return EXIT_ERRORS if any(report.has_errors for report in reports) else EXIT_OK
 
 
@@ -494,17 +565,54 @@ def _run_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except CacheError as error:
         err.write(f"lmfilter eval: {error}\n")
         return EXIT_ERRORS
+    # The whole answer is made, and checked to fit the output's encoding, before any of it is written: a
+    # fault found on the way prints no part of it.
     if args.format == "ids":
-        out.writelines(f"{model.model_id}\n" for model in matches)
+        # One id a line, as it is: an id that cannot be written so is an error (written another way, it
+        # would be another id).
+        answer = "".join(f"{model.model_id}\n" for model in matches)
+        bad = next((m.model_id for m in matches if "\n" in m.model_id or "\r" in m.model_id), None)
+        why = "holds a line break"
+        if bad is None and (fault := _unwritable(answer, out)) is not None:
+            bad = matches[answer.count("\n", 0, fault.start)].model_id
+            why = f"has a character {out.encoding} lacks"
+        if bad is not None:
+            err.write(f"lmfilter eval: the model id {bad!a} {why}: use --format json\n")
+            return EXIT_ERRORS
     elif args.format == "json":
-        json.dump([model.to_json() for model in matches], out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        payload = [model.to_json() for model in matches]
+        answer = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+        if _unwritable(answer, out) is not None:
+            answer = json.dumps(payload, indent=2) + "\n"  # the same JSON, other characters as \u escapes
     else:
-        target = get_target(args.target)
-        columns = _columns(front.parse(text), datasets, order_by, target)
-        out.write(_table(matches, columns))
-        out.write(f"{len(matches)} of {source.models_read} model{'s' if source.models_read != 1 else ''}\n")
+        columns = _columns(front.parse(text), datasets, order_by, get_target(args.target))
+        summary = f"{len(matches)} of {source.models_read} model{'s' if source.models_read != 1 else ''}\n"
+        answer = _table(matches, columns) + summary
+        if _unwritable(answer, out) is not None:
+            answer = _table(matches, columns, charset=out.encoding) + summary
+    try:
+        out.write(answer)
+        out.flush()
+    except BrokenPipeError:
+        raise  # the reader left (e.g. `head`): main() ends quietly
+    except OSError as error:  # e.g. a full disk
+        err.write(f"lmfilter eval: cannot write the answer: {error.strerror or error}\n")
+        return EXIT_ERRORS
     return EXIT_OK
+
+
+def _unwritable(text: str, out: TextIO) -> UnicodeEncodeError | None:
+    """Why ``out`` cannot write ``text`` (a character its encoding lacks), or ``None`` when it can."""
+    encoding = getattr(out, "encoding", None)
+    if not isinstance(encoding, str):
+        return None  # a stream of str (StringIO) takes any text
+    try:
+        text.encode(encoding, getattr(out, "errors", None) or "strict")
+    except UnicodeEncodeError as error:
+        return error
+    except LookupError:  # an encoding Python does not know: the write will tell
+        return None
+    return None
 
 
 def _json_list(value: str | None, option: str) -> list[Any] | None:
@@ -512,13 +620,16 @@ def _json_list(value: str | None, option: str) -> list[Any] | None:
     if value is None:
         return None
     if value.startswith("@"):
+        path = value[1:]
         try:
-            with open(value[1:], encoding="utf-8") as file:
+            with open(path, encoding="utf-8") as file:
                 value = file.read()
         except OSError as error:
-            raise _OptionError(f"{option}: cannot read {value[1:]}: {error.strerror or error}") from None
+            raise _OptionError(f"{option}: cannot read {path}: {error.strerror or error}") from None
+        except UnicodeDecodeError as error:
+            raise _OptionError(f"{option}: {path} is not UTF-8: {error.reason}") from None
     try:
-        parsed = json.loads(value)
+        parsed = json_value(value)
     except json.JSONDecodeError as error:
         raise _OptionError(f"{option}: bad JSON: {error}") from None
     if not isinstance(parsed, list):
@@ -540,11 +651,11 @@ class _Column:
     numeric: bool = False
 
 
-_BASE_COLUMNS = (
+_BASE_COLUMNS = (  # attributes read as filters read them (a model without a creation time was created at 0)
     _Column("model_id", lambda model, record: model.model_id),
-    _Column("name", lambda model, record: model.info.name),
-    _Column("status", lambda model, record: model.info.status.name),
-    _Column("created", lambda model, record: _iso(model.info.creation_timestamp_ms)),
+    _Column("name", lambda model, record: record.attribute("name")),
+    _Column("status", lambda model, record: record.attribute("status")),
+    _Column("created", lambda model, record: _iso(record.attribute("creation_timestamp"))),
 )
 _BASE_ATTRIBUTES = frozenset({"model_id", "name", "status", "creation_timestamp"})
 _TIMESTAMPS = frozenset({"creation_timestamp", "last_updated_timestamp"})
@@ -646,26 +757,23 @@ def _cell_text(value: Any) -> str:
     return text
 
 
-def _width(text: str) -> int:
-    """Columns a text takes on a terminal: wide East Asian characters two, combining marks none."""
-    return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
-    )
+def _table(models: Sequence[LoggedModel], columns: Sequence[_Column], *, charset: str | None = None) -> str:
+    """An aligned text table: a header, a rule, one row per model; numbers aligned right.
 
-
-def _table(models: Sequence[LoggedModel], columns: Sequence[_Column]) -> str:
-    """An aligned text table: a header, a rule, one row per model; numbers aligned right."""
+    With ``charset``, a character that encoding cannot write is shown as its escape (``\\u6a21``)."""
     rows = [[col.header for col in columns]]
     for index, model in enumerate(models):
         record = Record.of(model, index)
         rows.append([_cell_text(col.cell(model, record)) for col in columns])
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(columns))]
+    if charset is not None:
+        rows = [[cell.encode(charset, "backslashreplace").decode(charset) for cell in row] for row in rows]
+    widths = [max(text_width(row[i]) for row in rows) for i in range(len(columns))]
     rows.insert(1, ["-" * w for w in widths])
     lines = []
     for row in rows:
         cells = []
         for text, width, col in zip(row, widths, columns, strict=True):
-            pad = " " * (width - _width(text))
+            pad = " " * (width - text_width(text))
             cells.append(pad + text if col.numeric else text + pad)
         lines.append("  ".join(cells).rstrip() + "\n")
     return "".join(lines)

@@ -1,41 +1,57 @@
 """httpx clients for the eight logged-model operations, on an MLflow server or a Databricks workspace.
 
 :class:`Client` and :class:`AsyncClient` share one core: every operation is first described as a
-:class:`Call` (method, path with percent-encoded segments, body), the answer is read by the same function,
-and retries follow one :class:`RetryPolicy` (SPEC §1): 429 and 503 honour ``Retry-After`` (1 s by default,
-plus up to 1 s of jitter), connection errors back off linearly up to 10 s, all within a deadline; a plain
-500 is not retried, and a request that may have reached the server is not sent again unless repeating it is
-harmless (a create is never blindly repeated). Only the sending and the sleeping differ between the two.
+:class:`Call` (method, path with one percent-encoded segment per id or key, body, and how to read the
+answer), the answer is read by the same function, and retries follow one :class:`RetryPolicy` (SPEC §1):
+429 and 503 honour ``Retry-After`` (1 s by default, plus up to 1 s of jitter), connection errors back off
+linearly up to 10 s, all within a deadline that covers reading the answer too; a plain 500 is not retried,
+and a request that may have reached the server is not sent again unless repeating it is harmless (a create,
+a log_params or a delete_tag is never repeated once it may have arrived; a resent delete that finds the
+model gone is done). Only the sending and the sleeping differ between the two.
 
-Errors are typed (:class:`NotFoundError`, :class:`BadRequestError`, ...) and carry the server's
-``error_code``, ``message``, the HTTP status and the request (method, URL and body, never a header). The
-token never appears in a log line, an error message or a repr.
+Errors are typed (:class:`NotFoundError`, :class:`BadRequestError`, ..., and
+:class:`~lmfilter.wire.MalformedAnswerError` for an answer lmfilter cannot read) and carry the server's
+``error_code``, ``message``, the HTTP status and the request (method, the URL really sent, and body, never a
+header). No secret appears in a log line, an error message or a repr: the token, and a user and password
+given in the server URL (moved into basic auth before httpx sees the URL), are replaced by ``***``, even
+where a server echoes them.
 
->>> client = Client("http://127.0.0.1:5000", token="secret")
+>>> client = Client("http://user:secret@127.0.0.1:5000")
 >>> client
 Client('http://127.0.0.1:5000', target=None, token=***)
 >>> describe(calls.get("m 1/x"))
 'GET /api/2.0/mlflow/logged-models/m%201%2Fx'
+>>> calls.delete_tag("m-1", "..")
+Traceback (most recent call last):
+...
+ValueError: tag key '..' cannot be sent: '.' and '..' are steps of a URL path, which servers and proxies \
+resolve, so the request would reach /api/2.0/mlflow/logged-models/m-1 instead
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import email.utils
+import json
 import logging
+import math
 import os
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import ValidationError
 
 from lmfilter import ast
 from lmfilter.emit import compile as compile_request
-from lmfilter.plan import Plan
+from lmfilter.plan import PageLimits, Plan
 from lmfilter.plan import plan as make_plan
 from lmfilter.request import Datasets, OrderByArg
 from lmfilter.schema import Target, get_target
@@ -46,7 +62,10 @@ from lmfilter.wire import (
     KeyValue,
     LoggedModel,
     LoggedModelResponse,
+    LoggedModelsError,
     LogLoggedModelParamsRequest,
+    MalformedAnswerError,
+    PagingError,
     SearchLoggedModelsRequest,
     SearchLoggedModelsResponse,
     SetLoggedModelTagsRequest,
@@ -56,34 +75,49 @@ from lmfilter.wire import (
 API = "/api/2.0/mlflow/"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
+MAX_ANSWER_BYTES = 256 * 1024 * 1024
+"""The largest 2xx answer read (decoded); a larger one is a :class:`MalformedAnswerError`."""
+
+MAX_ERROR_BYTES = 64 * 1024
+"""How much of an error answer is read: enough for any server's message, never a whole flood."""
+
+MAX_SEGMENT = 8192
+"""The longest id or key, percent-encoded, sent in a path: servers and proxies cap request lines."""
+
+SHOWN_MESSAGE = 2000
+SHOWN_TEXT = 300  # of an error body that is not the API's JSON (an HTML page, a proxy's text)
+
 log = logging.getLogger("lmfilter.client")
 
 JSON = dict[str, Any]
 Pairs = Mapping[str, str] | Iterable[KeyValue | tuple[str, str]]
+T = TypeVar("T")
+
+__all__ = [
+    "API",
+    "Answer",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Call",
+    "Client",
+    "LoggedModelsError",
+    "MalformedAnswerError",
+    "NotFoundError",
+    "PageLimits",
+    "PagingError",
+    "RateLimitedError",
+    "RetryPolicy",
+    "ServerError",
+    "TransportError",
+    "calls",
+    "describe",
+    "read_answer",
+    "shown_url",
+]
 
 
-# ---- errors ---------------------------------------------------------------------------------------
-
-
-class LoggedModelsError(Exception):
-    """A request that failed: the server's error code and message, the HTTP status, and the request."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        error_code: str | None = None,
-        status_code: int | None = None,
-        method: str = "",
-        url: str = "",
-        body: JSON | None = None,
-    ) -> None:
-        self.message, self.error_code, self.status_code = message, error_code, status_code
-        self.method, self.url, self.body = method, url, body
-        where = f"{method} {url}".strip()
-        code = f" {error_code}" if error_code else ""
-        status = f"HTTP {status_code}{code}: " if status_code else ""
-        super().__init__(f"{status}{message}" + (f" ({where})" if where else ""))
+# ---- errors (the base and MalformedAnswerError live in lmfilter.wire, which the planner shares) ------
 
 
 class BadRequestError(LoggedModelsError):
@@ -99,7 +133,7 @@ class NotFoundError(LoggedModelsError):
 
 
 class RateLimitedError(LoggedModelsError):
-    """429 or 503 still answered when the retry deadline ran out."""
+    """429 or 503 still answered when the retry deadline ran out (or the call was not safe to resend)."""
 
 
 class ServerError(LoggedModelsError):
@@ -107,7 +141,7 @@ class ServerError(LoggedModelsError):
 
 
 class TransportError(LoggedModelsError):
-    """No answer: the connection failed or timed out, and retrying did not help (or was not safe)."""
+    """No answer, or no whole answer within the deadline, and retrying did not help (or was not safe)."""
 
 
 _BY_STATUS: dict[int, type[LoggedModelsError]] = {
@@ -116,48 +150,249 @@ _BY_STATUS: dict[int, type[LoggedModelsError]] = {
     403: AuthenticationError,
     404: NotFoundError,
     429: RateLimitedError,
-    503: RateLimitedError,  # only ever raised once retrying it ran out of time
+    503: RateLimitedError,  # only ever raised once retrying it ran out of time or was not safe
 }
+
+
+# ---- secrets ----------------------------------------------------------------------------------------
+
+
+class _Secrets:
+    """The credentials of a client, in every form a server might echo them, to replace by ``***``."""
+
+    def __init__(self, token: str | None, basic: tuple[str, str] | None) -> None:
+        values = [token] if token else []
+        if basic:
+            values += [basic[1], base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()]
+        forms = {form for value in values if value for form in (value, quote(value, safe=""))}
+        self.forms = sorted(forms, key=len, reverse=True)  # the longest first: one may hold another
+
+    def redact(self, text: str) -> str:
+        for form in self.forms:
+            text = text.replace(form, "***")
+        return text
+
+
+_USERINFO = re.compile(r"(?<=//)[^/?#@]*@")
+
+
+def shown_url(url: str) -> str:
+    """A server URL to show: any user and password in it replaced by ``***``.
+
+    >>> shown_url("http://me:pw@host:5000/x")
+    'http://***@host:5000/x'
+    """
+    return _USERINFO.sub("***@", url)
+
+
+def _server_url(text: str) -> tuple[str, tuple[str, str] | None]:
+    """The server's base URL without user and password, and those as basic-auth credentials."""
+    shown = shown_url(str(text))
+    try:
+        url = httpx.URL(text)
+    except (httpx.InvalidURL, TypeError):
+        raise ValueError(f"not a server URL: {shown!r}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"not a server URL: {shown!r} (expected http://HOST[:PORT] or https://...)")
+    if url.query or url.fragment:
+        raise ValueError(f"a server URL has no query or fragment: {shown!r}")
+    credentials = (url.username, url.password) if url.userinfo else None
+    return str(url.copy_with(userinfo=b"")).rstrip("/"), credentials
 
 
 # ---- calls ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
-    """One HTTP request to the API, before any transport: what to send, and whether resending is safe."""
+class Answer:
+    """What a server answered to one attempt, as the transport read it."""
+
+    status_code: int
+    reason: str
+    headers: Mapping[str, str]
+    content: bytes
+    url: str  # the URL the request was really sent to
+    cut: str | None = None  # why reading stopped early: "deadline", "size" or "encoding"
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One HTTP request to the server, before any transport: what to send, how to read its answer, and
+    whether resending is safe."""
 
     method: str
-    path: str  # below API, with each segment percent-encoded
+    path: str  # from the server's root, each id or key one percent-encoded segment
+    read: Callable[[Answer], T]  # a 2xx answer to the result; raises on a shape it cannot read
     json: JSON | None = None
     params: Mapping[str, str] | None = None
     idempotent: bool = True  # may be sent again after a failure that happened once it could have arrived
+    done_if_gone: bool = False  # a 404 after a resend means an earlier attempt did it (deletes)
+    segments: tuple[tuple[str, str], ...] = ()  # (what, value) of each id or key in the path
 
 
-def describe(call: Call) -> str:
+def describe(call: Call[Any]) -> str:
     """``METHOD /path``, for logs and messages."""
-    return f"{call.method} {API}{call.path}"
+    return f"{call.method} {call.path}"
 
 
-def _segment(value: str) -> str:
-    if not value:
-        raise ValueError("a model id or tag key must not be empty")
-    return quote(value, safe="")
+class _UnreadableError(Exception):
+    """A 2xx answer that is not what its operation answers (why, in words)."""
+
+
+def _json_object(answer: Answer) -> JSON:
+    if not answer.content:
+        return {}
+    try:
+        data = json.loads(answer.content)
+    except RecursionError:
+        raise _UnreadableError("JSON nested too deeply to read") from None
+    except ValueError:
+        raise _UnreadableError("the server answered with something that is not JSON") from None
+    if not isinstance(data, dict):
+        raise _UnreadableError(f"a JSON {_json_kind(data)}, not an object")
+    return data
+
+
+def _json_kind(data: Any) -> str:
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if data is None else kinds.get(type(data), type(data).__name__)
+
+
+def _model(answer: Answer) -> LoggedModel:
+    return LoggedModelResponse.model_validate(_json_object(answer)).model
+
+
+def _page(answer: Answer) -> SearchLoggedModelsResponse:
+    return SearchLoggedModelsResponse.model_validate(_json_object(answer))
+
+
+def _nothing(answer: Answer) -> None:
+    _json_object(answer)  # an operation that answers {} still answers a JSON object
+
+
+def _text(answer: Answer) -> str:
+    return answer.content.decode("utf-8", "replace")
+
+
+def _path(*parts: str | tuple[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """An API path of fixed parts and ``(what, value)`` ids or keys, each value one encoded segment; and
+    those ids and keys. Refuses what no encoding can send as data (SPEC §1: ids and keys are data)."""
+    encoded = []
+    for part in parts:
+        if isinstance(part, str):
+            encoded.append(part)
+            continue
+        what, value = part
+        if not isinstance(value, str):
+            raise ValueError(f"a {what} is text, not {type(value).__name__}: {value!r}")
+        if not value:
+            raise ValueError(f"a {what} must not be empty")
+        if value in (".", ".."):
+            # Even as %2E, RFC 3986 lets any hop on the way decode it and drop the step (MLflow itself
+            # reads %2E%2E as data): refused, not bet on.
+            steps = [
+                p if isinstance(p, str) else p[1] if p[1] in (".", "..") else _shown_segment(str(p[1]))
+                for p in parts
+            ]
+            raise ValueError(
+                f"{what} {value!r} cannot be sent: '.' and '..' are steps of a URL path, which servers and "
+                f"proxies resolve, so the request would reach {_resolved(API + '/'.join(steps))} instead"
+            )
+        try:
+            segment = quote(value, safe="")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"{what} {value!r} is not valid Unicode text (it holds a lone surrogate) and cannot be sent"
+            ) from None
+        if len(segment) > MAX_SEGMENT:
+            raise ValueError(
+                f"{what} is {len(segment):,} characters long once encoded; at most {MAX_SEGMENT:,} can be "
+                f"sent in a URL (it starts {value[:20]!r})"
+            )
+        encoded.append(segment)
+    segments = tuple(part for part in parts if not isinstance(part, str))
+    return API + "/".join(encoded), segments
+
+
+def _shown_segment(value: str) -> str:
+    return quote(value, safe="", errors="backslashreplace")
+
+
+def _resolved(path: str) -> str:
+    """``path`` with its ``.`` and ``..`` steps taken, as RFC 3986 §5.2.4 has every hop do."""
+    steps: list[str] = []
+    for step in path.strip("/").split("/"):
+        if step == "..":
+            steps = steps[:-1]
+        elif step != ".":
+            steps.append(step)
+    return "/" + "/".join(steps)
+
+
+def _unencodable(value: Any) -> str | None:
+    """The first text in a request body that UTF-8 cannot carry (a lone surrogate), if any."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value
+        return None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return next((bad for item in items if (bad := _unencodable(item)) is not None), None)
+
+
+_RequestBody = (
+    CreateLoggedModelRequest
+    | FinalizeLoggedModelRequest
+    | LogLoggedModelParamsRequest
+    | SetLoggedModelTagsRequest
+    | SearchLoggedModelsRequest
+)
+
+
+def _body(request: _RequestBody) -> JSON:
+    """The JSON of a request body, refused when it holds text a server could not store."""
+    data: JSON = request.to_json()
+    # A page token is the server's own, sent back as it came (JSON escapes carry any text).
+    bad = _unencodable({k: v for k, v in data.items() if k != "page_token"})
+    if bad is not None:
+        raise ValueError(f"the request holds text that is not valid Unicode (a lone surrogate): {bad!r}")
+    return data
 
 
 def _pairs(items: Pairs) -> tuple[KeyValue, ...]:
     if isinstance(items, Mapping):
-        return tuple(KeyValue(key=k, value=v) for k, v in items.items())
-    return tuple(i if isinstance(i, KeyValue) else KeyValue(key=i[0], value=i[1]) for i in items)
+        return tuple(_pair(k, v) for k, v in items.items())
+    return tuple(i if isinstance(i, KeyValue) else _pair(i[0], i[1]) for i in items)
+
+
+def _pair(key: Any, value: Any) -> KeyValue:
+    """A param or tag as the wire takes it; what it refuses is a ``ValueError`` in words, not pydantic's."""
+    try:
+        return KeyValue(key=key, value=value)
+    except ValidationError as error:
+        raise ValueError(f"a param or tag cannot be sent: {_first_problem(error)}") from None
+
+
+_MODEL_ID = "model id"
 
 
 class calls:  # noqa: N801 - a namespace of call builders
-    """The eight operations as :class:`Call` s, from the arguments users give (SPEC §1)."""
+    """The eight operations as :class:`Call` s, from the arguments users give (SPEC §1); and ``version``."""
 
     @staticmethod
-    def get(model_id: str, allow_deleted: bool = False) -> Call:
+    def version() -> Call[str]:
+        return Call("GET", "/version", _text)
+
+    @staticmethod
+    def get(model_id: str, allow_deleted: bool = False) -> Call[LoggedModel]:
         params = {"allow_deleted": "true"} if allow_deleted else None
-        return Call("GET", f"logged-models/{_segment(model_id)}", params=params)
+        path, segments = _path("logged-models", (_MODEL_ID, model_id))
+        return Call("GET", path, _model, params=params, segments=segments)
 
     @staticmethod
     def create(
@@ -167,7 +402,7 @@ class calls:  # noqa: N801 - a namespace of call builders
         source_run_id: str | None = None,
         params: Pairs | None = None,
         tags: Pairs | None = None,
-    ) -> Call:
+    ) -> Call[LoggedModel]:
         body = CreateLoggedModelRequest(
             experiment_id=str(experiment_id),
             name=name,
@@ -177,58 +412,78 @@ class calls:  # noqa: N801 - a namespace of call builders
             tags=_pairs(tags) if tags is not None else None,
         )
         # Not idempotent: a create that may have arrived is never sent again.
-        return Call("POST", "logged-models", body.to_json(), idempotent=False)
+        return Call("POST", API + "logged-models", _model, _body(body), idempotent=False)
 
     @staticmethod
-    def delete(model_id: str) -> Call:
-        return Call("DELETE", f"logged-models/{_segment(model_id)}")
+    def delete(model_id: str) -> Call[None]:
+        path, segments = _path("logged-models", (_MODEL_ID, model_id))
+        return Call("DELETE", path, _nothing, done_if_gone=True, segments=segments)
 
     @staticmethod
-    def delete_tag(model_id: str, key: str) -> Call:
+    def delete_tag(model_id: str, key: str) -> Call[None]:
+        path, segments = _path("logged-models", (_MODEL_ID, model_id), "tags", ("tag key", key))
         # Not idempotent on MLflow: a second DELETE of the same tag is a 404, so do not resend once sent.
-        return Call("DELETE", f"logged-models/{_segment(model_id)}/tags/{_segment(key)}", idempotent=False)
+        return Call("DELETE", path, _nothing, idempotent=False, segments=segments)
 
     @staticmethod
-    def finalize(model_id: str, status: str | ModelStatus) -> Call:
+    def finalize(model_id: str, status: str | ModelStatus) -> Call[LoggedModel]:
         body = FinalizeLoggedModelRequest(model_id=model_id, status=parse_status(status))
-        return Call("PATCH", f"logged-models/{_segment(model_id)}", body.to_json())
+        path, segments = _path("logged-models", (_MODEL_ID, model_id))
+        return Call("PATCH", path, _model, _body(body), segments=segments)
 
     @staticmethod
-    def log_params(model_id: str, params: Pairs) -> Call:
+    def log_params(model_id: str, params: Pairs) -> Call[None]:
         body = LogLoggedModelParamsRequest(model_id=model_id, params=_pairs(params))
+        path, segments = _path("logged-models", (_MODEL_ID, model_id), "params")
         # Logging a param twice is an error: do not resend once it may have arrived.
-        return Call("POST", f"logged-models/{_segment(model_id)}/params", body.to_json(), idempotent=False)
+        return Call("POST", path, _nothing, _body(body), idempotent=False, segments=segments)
 
     @staticmethod
-    def set_tags(model_id: str, tags: Pairs) -> Call:
+    def set_tags(model_id: str, tags: Pairs) -> Call[None]:
         body = SetLoggedModelTagsRequest(tags=_pairs(tags))
-        return Call("PATCH", f"logged-models/{_segment(model_id)}/tags", body.to_json())
+        path, segments = _path("logged-models", (_MODEL_ID, model_id), "tags")
+        return Call("PATCH", path, _nothing, _body(body), segments=segments)
 
     @staticmethod
-    def search(body: SearchLoggedModelsRequest) -> Call:
-        return Call("POST", "logged-models/search", body.to_json())
+    def search(body: SearchLoggedModelsRequest) -> Call[SearchLoggedModelsResponse]:
+        return Call("POST", API + "logged-models/search", _page, _body(body))
 
 
-def _check_tag_key(target: Target, key: str) -> None:
-    """MLflow decodes ``%2F`` before routing, so no encoding reaches a tag key with ``/`` in it."""
-    if target.kind == "mlflow" and "/" in key:
-        raise ValueError(
-            f"MLflow cannot delete the tag {key!r} over REST: its server routes on a decoded '/'"
-        )
+_MLFLOW_ROUTES = ("/", "\n")  # MLflow decodes a path before routing: these reach another endpoint, or none
 
 
-def _model(answer: JSON) -> LoggedModel:
-    return LoggedModelResponse.model_validate(answer).model
+def _needs_target(call: Call[Any]) -> bool:
+    return any(c in value for _, value in call.segments for c in _MLFLOW_ROUTES)
+
+
+def _check_route(target: Target, call: Call[Any]) -> None:
+    """MLflow decodes ``%2F`` before routing (``DELETE logged-models/m-1%2Ftags%2Ft`` deletes tag ``t``), and
+    finds no route for a decoded line break: no encoding gets such an id or key through."""
+    if target.kind != "mlflow":
+        return
+    for what, value in call.segments:
+        if "/" in value or "\n" in value:
+            kind = "'/'" if "/" in value else "a line break"
+            raise ValueError(
+                f"MLflow cannot take the {what} {value!r} in a URL: its server routes on a decoded {kind}, "
+                "so the request would reach another endpoint or none"
+            )
 
 
 # ---- retries --------------------------------------------------------------------------------------
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_DIGITS = re.compile(r"[0-9]+")
+NOT_SENT_AGAIN = "not sent again: it may have reached the server and been done"
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """When to try a call again, and after how long (SPEC §1, as the Databricks SDK does)."""
+    """When to try a call again, and after how long (SPEC §1, as the Databricks SDK does).
+
+    ``deadline`` bounds one call: its attempts, the pauses between them and the reading of each answer.
+    ``clock`` measures it; ``wall_clock`` reads a ``Retry-After`` given as an HTTP date.
+    """
 
     deadline: float = 120.0  # seconds for one call, retries included
     default_retry_after: float = 1.0
@@ -236,17 +491,36 @@ class RetryPolicy:
     max_backoff: float = 10.0
     clock: Callable[[], float] = time.monotonic
     random: Callable[[], float] = random.random
+    wall_clock: Callable[[], float] = time.time
 
-    def after_response(self, response: httpx.Response, attempt: int, started: float) -> float | None:
+    def __post_init__(self) -> None:
+        if not (isinstance(self.deadline, int | float) and 0 < self.deadline < math.inf):
+            raise ValueError(f"the deadline is a positive number of seconds, not {self.deadline!r}")
+
+    def retry_after(self, header: str | None) -> float:
+        """The pause a ``Retry-After`` asks for: whole seconds or an HTTP date; the default when missing
+        or unreadable (a negative, fractional, non-ASCII or NaN value). Very large values stay large, so
+        the deadline ends the retries."""
+        value = (header or "").strip()
+        if _DIGITS.fullmatch(value):
+            return float(value) if len(value) <= 12 else math.inf
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return self.default_retry_after
+        if when.tzinfo is None:
+            return self.default_retry_after
+        return max(0.0, when.timestamp() - self.wall_clock())
+
+    def after_answer(self, answer: Answer, call: Call[Any], attempt: int, started: float) -> float | None:
         """Seconds to wait before retrying this answer, or ``None`` to take it as it is."""
-        if response.status_code not in (429, 503):
-            return None
-        header = response.headers.get("Retry-After", "")
-        wait = float(header) if header.strip().isdigit() else self.default_retry_after
+        if answer.status_code not in (429, 503) or not call.idempotent:
+            return None  # not busy; or the server got it, and sending it again could do it twice
+        wait = self.retry_after(answer.headers.get("Retry-After"))
         return self._within_deadline(wait + self.jitter * self.random(), started)
 
     def after_error(
-        self, error: httpx.TransportError, call: Call, attempt: int, started: float
+        self, error: httpx.TransportError, call: Call[Any], attempt: int, started: float
     ) -> float | None:
         """Seconds to wait before retrying after no answer, or ``None`` to give up."""
         if not call.idempotent and not isinstance(error, _NOT_SENT):
@@ -254,50 +528,79 @@ class RetryPolicy:
         return self._within_deadline(min(float(attempt), self.max_backoff), started)
 
     def _within_deadline(self, wait: float, started: float) -> float | None:
-        return wait if self.clock() + wait - started <= self.deadline else None
+        # Strictly within: an attempt that would start as the deadline ends could not read an answer.
+        return wait if self.clock() + wait - started < self.deadline else None
 
 
 # ---- answers --------------------------------------------------------------------------------------
 
 
-def _error(
-    call: Call, url: str, response: httpx.Response | None, message: str, kind: type[LoggedModelsError]
-) -> LoggedModelsError:
-    status = response.status_code if response is not None else None
-    return kind(message, status_code=status, method=call.method, url=url, body=call.json)
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
-def read_answer(call: Call, url: str, response: httpx.Response) -> JSON:
-    """The JSON of a 2xx answer (``{}`` when empty), or the typed error of any other."""
-    if response.is_success:
-        if not response.content:
-            return {}
-        try:
-            data = response.json()
-        except ValueError:
-            raise _error(
-                call, url, response, "the server answered with something that is not JSON", ServerError
-            ) from None
-        return data if isinstance(data, dict) else {}
+def _as_text(value: Any) -> str:
+    """A server's message as text: itself when it is a string, else its JSON (a message can be anything)."""
+    if isinstance(value, str):
+        return value
     try:
-        data = response.json()
-    except ValueError:
+        return json.dumps(value, ensure_ascii=False)
+    except (RecursionError, ValueError):
+        return f"(a JSON {_json_kind(value)})"
+
+
+def _error_text(answer: Answer) -> tuple[str, str | None]:
+    """The message and error code of an error answer: the API's JSON, or the start of whatever it is."""
+    try:
+        data = json.loads(answer.content) if answer.content and answer.cut is None else None
+    except (RecursionError, ValueError):
         data = None
     if isinstance(data, dict) and ("message" in data or "error_code" in data):
-        message, code = str(data.get("message", "")), data.get("error_code")
-    else:
-        text = response.text.strip()
-        message, code = (text[:300] + ("..." if len(text) > 300 else "")) or response.reason_phrase, None
-    kind = _BY_STATUS.get(
-        response.status_code, ServerError if response.status_code >= 500 else LoggedModelsError
-    )
+        code = data.get("error_code")
+        if not (isinstance(code, str) and code.isprintable() and 0 < len(code) <= 100):
+            code = None
+        return _clip(_as_text(data.get("message", "")), SHOWN_MESSAGE), code
+    text = answer.content.decode("utf-8", "replace").strip()
+    return _clip(text, SHOWN_TEXT) or answer.reason, None
+
+
+def _first_problem(error: ValidationError) -> str:
+    problems = error.errors(include_url=False, include_input=False, include_context=False)
+    if not problems:
+        return "its values cannot be read"
+    where = ".".join(str(step) for step in problems[0]["loc"]) or "the answer"
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    reason = str(problems[0]["msg"]).removeprefix("Value error, ")
+    return f"{where}: {_clip(reason, SHOWN_TEXT)}{more}"
+
+
+def read_answer(call: Call[T], answer: Answer, secrets: _Secrets | None = None, note: str = "") -> T:
+    """The result of a 2xx answer, or the typed error of any other (and of a 2xx that cannot be read);
+    ``note`` ends an error's text, and ``secrets`` are replaced by ``***`` in it."""
+    redact = secrets.redact if secrets else (lambda text: text)
+    status, method, url, body = answer.status_code, call.method, answer.url, call.json
+    if answer.is_success:
+        if answer.cut == "size":
+            reason = f"the answer is larger than the {len(answer.content):,} bytes lmfilter reads"
+        elif answer.cut == "encoding":
+            encoding = answer.headers.get("Content-Encoding", "")
+            reason = f"the answer's Content-Encoding ({encoding}) cannot be decoded"
+        else:
+            try:
+                return call.read(answer)
+            except _UnreadableError as error:
+                reason = str(error)
+            except ValidationError as error:
+                reason = _first_problem(error)
+            except (RecursionError, ValueError) as error:
+                reason = f"its values cannot be read ({type(error).__name__})"
+        message = redact(f"an answer lmfilter cannot read: {reason}")
+        raise MalformedAnswerError(message, status_code=status, method=method, url=url, body=body, note=note)
+    message, code = _error_text(answer)
+    kind = _BY_STATUS.get(status, ServerError if status >= 500 else LoggedModelsError)
+    code = redact(code) if code else None
     raise kind(
-        message,
-        error_code=code,
-        status_code=response.status_code,
-        method=call.method,
-        url=url,
-        body=call.json,
+        redact(message), error_code=code, status_code=status, method=method, url=url, body=body, note=note
     )
 
 
@@ -306,30 +609,110 @@ class _Sleep:
     seconds: float
 
 
-Outcome = httpx.Response | httpx.TransportError
-Exchange = Generator[Call | _Sleep, Outcome | None, JSON]
+@dataclass(frozen=True, slots=True)
+class _Send:
+    """Send this call to this URL; the whole answer must be read by ``until`` (on ``clock``)."""
+
+    call: Call[Any]
+    url: str
+    until: float
+    clock: Callable[[], float]
+
+    def left(self) -> float:
+        return self.until - self.clock()
 
 
-def _exchange(call: Call, url: str, policy: RetryPolicy) -> Exchange:
-    """One call with its retries, without I/O: yields the call to send (and is sent the response or the
-    transport error), or a pause to take; returns the answer's JSON or raises its typed error."""
-    started, attempt = policy.clock(), 0
+Outcome = Answer | httpx.TransportError
+
+
+def _exchange(
+    call: Call[T], url: str, policy: RetryPolicy, secrets: _Secrets
+) -> Generator[_Send | _Sleep, Outcome, T]:
+    """One call with its retries, without I/O: yields the attempt to make (and is sent its answer or the
+    transport error), or a pause to take; returns the call's result or raises its typed error."""
+    started = policy.clock()
+    attempt, may_have_arrived = 0, False
     while True:
         attempt += 1
-        outcome = yield call
-        if isinstance(outcome, httpx.Response):
-            wait = policy.after_response(outcome, attempt, started)
+        outcome = yield _Send(call, url, started + policy.deadline, policy.clock)
+        if isinstance(outcome, Answer):
+            where = f"{call.method} {outcome.url}"
+            if outcome.cut == "deadline":
+                raise TransportError(
+                    f"no whole answer within the {policy.deadline:g} s deadline "
+                    f"({len(outcome.content):,} bytes of HTTP {outcome.status_code} read)",
+                    method=call.method,
+                    url=outcome.url,
+                    body=call.json,
+                )
+            log.debug("%s -> %s", where, outcome.status_code)
+            if call.done_if_gone and may_have_arrived and outcome.status_code == 404:
+                log.debug("%s: 404 after a resend, so an earlier attempt did it: done", where)
+                return call.read(Answer(200, "OK", {}, b"", outcome.url))
+            wait = policy.after_answer(outcome, call, attempt, started)
             if wait is None:
-                log.debug("%s -> %s", describe(call), outcome.status_code)
-                return read_answer(call, url, outcome)
-            log.info("%s -> %s; retrying in %.1f s", describe(call), outcome.status_code, wait)
+                note = ""
+                if outcome.status_code in (429, 503):
+                    note = NOT_SENT_AGAIN if not call.idempotent else f"still busy after {_attempts(attempt)}"
+                return read_answer(call, outcome, secrets, note)
+            may_have_arrived = True
+            log.info("%s answered %s; retrying in %.1f s", where, outcome.status_code, wait)
         else:
-            assert outcome is not None
+            where = f"{call.method} {url}"
             wait = policy.after_error(outcome, call, attempt, started)
+            arrived = not isinstance(outcome, _NOT_SENT)
+            may_have_arrived = may_have_arrived or arrived
             if wait is None:
-                raise TransportError(f"no answer: {outcome}", method=call.method, url=url, body=call.json)
-            log.info("%s: %s; retrying in %.1f s", describe(call), type(outcome).__name__, wait)
+                what = str(outcome) or type(outcome).__name__
+                tries = f" after {_attempts(attempt)}" if attempt > 1 else ""
+                note = NOT_SENT_AGAIN if arrived and not call.idempotent else ""
+                raise TransportError(
+                    secrets.redact(f"no answer{tries}: {what}"),
+                    method=call.method,
+                    url=url,
+                    body=call.json,
+                    note=note,
+                )
+            log.info("no answer to %s (%s); retrying in %.1f s", where, type(outcome).__name__, wait)
         yield _Sleep(wait)
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt{'' if n == 1 else 's'}"
+
+
+class _Reading:
+    """One answer's body, read chunk by chunk until it ends, the deadline passes or it grows too large;
+    the same for the sync and the async transport."""
+
+    def __init__(self, step: _Send, response: httpx.Response, max_bytes: int) -> None:
+        self.step, self.response = step, response
+        self.limit = max_bytes if response.is_success else MAX_ERROR_BYTES
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.cut: str | None = None
+
+    def take(self, chunk: bytes) -> bool:
+        """Keep a chunk; ``False`` when reading must stop."""
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.cut = "size"
+        elif self.step.left() <= 0:
+            self.cut = "deadline"
+        return self.cut is None
+
+    def answer(self) -> Answer:
+        content = b"".join(self.chunks)[: self.limit]
+        response = self.response
+        return Answer(
+            response.status_code,
+            response.reason_phrase,
+            response.headers,
+            content,
+            str(response.url),
+            self.cut,
+        )
 
 
 # ---- the shared core ------------------------------------------------------------------------------
@@ -346,27 +729,56 @@ def _version_target(version: str) -> str:
 
 @dataclass
 class _Core:
-    """What the sync and async clients share: where, who, which target, and how to page."""
+    """What the sync and async clients share: where, who, which target, and how to retry, read and page."""
 
     base_url: str
     target: Target | None
     retry: RetryPolicy
     page_size: int | None
+    page_limits: PageLimits
+    max_answer_bytes: int
+    secrets: _Secrets
 
-    def url(self, call: Call) -> str:
-        return f"{self.base_url}{API}{call.path}"
+    def url(self, call: Call[Any]) -> str:
+        return f"{self.base_url}{call.path}"
 
-    @property
-    def version_url(self) -> str:
-        return f"{self.base_url}/version"
+    def exchange(self, call: Call[T]) -> Generator[_Send | _Sleep, Outcome, T]:
+        return _exchange(call, self.url(call), self.retry, self.secrets)
 
-    def target_of(self, response: httpx.Response) -> Target:
+    def request(self, http: httpx.Client | httpx.AsyncClient, step: _Send) -> httpx.Request:
+        """The httpx request of an attempt, each of its timeouts cut to the time the deadline leaves."""
+        left = max(step.left(), 0.05)
+        configured = http.timeout
+        timeout = httpx.Timeout(
+            connect=min(configured.connect or left, left),
+            read=min(configured.read or left, left),
+            write=min(configured.write or left, left),
+            pool=min(configured.pool or left, left),
+        )
+        call = step.call
+        if call.json is None:
+            return http.build_request(call.method, step.url, params=call.params, timeout=timeout)
+        # ASCII JSON (\uXXXX escapes) carries any text, a server's own odd page token included.
+        content = json.dumps(call.json, separators=(",", ":"), allow_nan=False).encode("ascii")
+        headers = {"Content-Type": "application/json"}
+        return http.build_request(
+            call.method, step.url, content=content, headers=headers, params=call.params, timeout=timeout
+        )
+
+    def reading(self, step: _Send, response: httpx.Response) -> _Reading:
+        return _Reading(step, response, self.max_answer_bytes)
+
+    def version_after(self, error: LoggedModelsError) -> str:
+        """What to take for the version when ``GET /version`` failed: nothing when the server answered
+        (it is not an MLflow server that tells: the newest semantics); no answer is raised, not guessed:
+        a wrong guess (3.18 for a 3.17 server) would silently change results."""
+        if isinstance(error, TransportError | RateLimitedError):
+            raise error
+        return ""
+
+    def target_of(self, version: str) -> Target:
         """The profile for what ``GET /version`` answered (an MLflow release; newest semantics if none)."""
-        return get_target(_version_target(response.text if response.is_success else ""))
-
-    def unreachable(self, error: httpx.TransportError) -> TransportError:
-        # Not guessed and kept: a wrong guess (3.18 for a 3.17 server) would silently change results.
-        return TransportError(f"no answer to GET /version: {error}", method="GET", url=self.version_url)
+        return get_target(_version_target(version))
 
     def search_request(
         self,
@@ -405,6 +817,7 @@ class _Core:
             order_by=order_by,
             max_results=max_results,
             page_size=self.page_size,
+            limits=self.page_limits,
         )
 
 
@@ -412,13 +825,20 @@ def _auth_headers(
     token: str | None, basic: tuple[str, str] | None
 ) -> tuple[dict[str, str], httpx.Auth | None]:
     if token and basic:
-        raise ValueError("give a token or basic auth, not both")
+        raise ValueError("give a token or basic auth (a user and password), not both")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return headers, (httpx.BasicAuth(*basic) if basic else None)
 
 
+_DEPLOYMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
 def _databricks_host(deployment_name: str | None, host: str | None) -> str:
     if deployment_name:
+        if not _DEPLOYMENT.fullmatch(deployment_name):
+            raise ValueError(
+                f"a deployment name is one DNS label (letters, digits, '-'), not {deployment_name!r}"
+            )
         return f"https://{deployment_name}.cloud.databricks.com"
     host = host or os.environ.get("DATABRICKS_HOST")
     if not host:
@@ -426,11 +846,11 @@ def _databricks_host(deployment_name: str | None, host: str | None) -> str:
     return host if "://" in host else f"https://{host}"
 
 
-# ---- the sync client ------------------------------------------------------------------------------
+# ---- the clients ------------------------------------------------------------------------------------
 
 
 class _ClientBase:
-    """What both clients hold: where, who, which target, how to retry and page; never the token in a repr."""
+    """What both clients hold: where, who, which target, how to retry and page; never a secret in a repr."""
 
     def __init__(
         self,
@@ -442,18 +862,27 @@ class _ClientBase:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         page_size: int | None = None,
+        page_limits: PageLimits | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if page_size is not None and (isinstance(page_size, bool) or page_size < 1):
             raise ValueError(f"page_size must be a whole number of at least 1, not {page_size!r}")
-        headers, auth = _auth_headers(token, basic_auth)
+        base, in_url = _server_url(base_url)
+        if in_url and (token or basic_auth):
+            raise ValueError("the server URL holds a user and password: give credentials once, not twice")
+        basic = basic_auth or in_url
+        headers, auth = _auth_headers(token, basic)
         self._core = _Core(
-            base_url.rstrip("/"),
+            base,
             get_target(target) if target else None,
             retry or RetryPolicy(),
             page_size,
+            page_limits or PageLimits(),
+            max_answer_bytes,
+            _Secrets(token, basic),
         )
-        self._token = bool(token or basic_auth)
+        self._token = bool(token or basic)
         self._open(timeout=timeout, transport=transport, auth=auth, headers=headers, follow_redirects=False)
 
     def _open(self, **options: Any) -> None:
@@ -474,7 +903,8 @@ class _ClientBase:
         token = token or os.environ.get("DATABRICKS_TOKEN")
         if not token:
             raise ValueError("a Databricks workspace needs a token: give token= or set DATABRICKS_TOKEN")
-        return cls(_databricks_host(deployment_name, host), token, target="databricks", **options)
+        options.setdefault("target", "databricks")
+        return cls(_databricks_host(deployment_name, host), token, **options)
 
     def __repr__(self) -> str:
         target = self._core.target.name if self._core.target else None
@@ -486,7 +916,10 @@ class Client(_ClientBase):
     """A synchronous client of the logged-model API (MLflow server or Databricks workspace).
 
     ``target`` picks the semantics and limits (``mlflow``, ``mlflow-3.17``, ``databricks``); for an MLflow
-    server it is read from ``GET /version`` when not given. ``transport`` is an ``httpx.BaseTransport``.
+    server it is read from ``GET /version`` when not given. A user and password in ``base_url`` become
+    basic auth. ``retry`` bounds each call in time (its ``deadline`` covers reading the answer too),
+    ``page_limits`` each search's paging, ``max_answer_bytes`` the answers read. ``transport`` is an
+    ``httpx.BaseTransport``.
     """
 
     _http: httpx.Client
@@ -507,42 +940,56 @@ class Client(_ClientBase):
 
     # ---- sending ----
 
-    def _send(self, call: Call) -> JSON:
-        steps = _exchange(call, self._core.url(call), self._core.retry)
+    def _send(self, call: Call[T]) -> T:
+        if _needs_target(call):
+            _check_route(self.target, call)
+        steps = self._core.exchange(call)
         step = next(steps)
         try:
             while True:
                 if isinstance(step, _Sleep):
                     time.sleep(step.seconds)
                     step = next(steps)
-                    continue
-                try:
-                    outcome: Outcome = self._http.request(
-                        step.method, self._core.url(step), json=step.json, params=step.params
-                    )
-                except httpx.TransportError as error:
-                    outcome = error
-                step = steps.send(outcome)
+                else:
+                    step = steps.send(self._attempt(step))
         except StopIteration as done:
-            answer: JSON = done.value
+            answer: T = done.value
             return answer
+
+    def _attempt(self, step: _Send) -> Outcome:
+        try:
+            response = self._http.send(self._core.request(self._http, step), stream=True)
+        except httpx.TransportError as error:
+            return error
+        reading = self._core.reading(step, response)
+        try:
+            for chunk in response.iter_bytes():
+                if not reading.take(chunk):
+                    break
+        except httpx.TransportError as error:
+            return error
+        except httpx.DecodingError:
+            reading.cut = "encoding"
+        finally:
+            response.close()
+        return reading.answer()
 
     @property
     def target(self) -> Target:
         """The target's profile (for an MLflow server, from its ``/version`` on first use)."""
         if self._core.target is None:
             try:
-                response = self._http.get(self._core.version_url)
-            except httpx.TransportError as error:
-                raise self._core.unreachable(error) from None
-            self._core.target = self._core.target_of(response)
+                version = self._send(calls.version())
+            except LoggedModelsError as error:
+                version = self._core.version_after(error)
+            self._core.target = self._core.target_of(version)
         return self._core.target
 
     # ---- the eight operations ----
 
     def get(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModel:
         """``GET logged-models/{model_id}`` (MLflow: ``allow_deleted`` also finds deleted models)."""
-        return _model(self._send(calls.get(model_id, allow_deleted)))
+        return self._send(calls.get(model_id, allow_deleted))
 
     def create(
         self,
@@ -555,7 +1002,7 @@ class Client(_ClientBase):
         tags: Pairs | None = None,
     ) -> LoggedModel:
         """``POST logged-models``: a new model, PENDING until finalized."""
-        return _model(self._send(calls.create(experiment_id, name, model_type, source_run_id, params, tags)))
+        return self._send(calls.create(experiment_id, name, model_type, source_run_id, params, tags))
 
     def delete(self, model_id: str) -> None:
         """``DELETE logged-models/{model_id}`` (a soft delete on MLflow)."""
@@ -563,12 +1010,11 @@ class Client(_ClientBase):
 
     def delete_tag(self, model_id: str, key: str) -> None:
         """``DELETE logged-models/{model_id}/tags/{key}``."""
-        _check_tag_key(self.target, key)
         self._send(calls.delete_tag(model_id, key))
 
     def finalize(self, model_id: str, status: str | ModelStatus) -> LoggedModel:
         """``PATCH logged-models/{model_id}``: set the final status (``READY`` or ``FAILED``)."""
-        return _model(self._send(calls.finalize(model_id, status)))
+        return self._send(calls.finalize(model_id, status))
 
     def log_params(self, model_id: str, params: Pairs) -> None:
         """``POST logged-models/{model_id}/params`` (a param, once logged, cannot change)."""
@@ -592,7 +1038,7 @@ class Client(_ClientBase):
         body = self._core.search_request(
             self.target, filter, experiment_ids, datasets, order_by, max_results, page_token
         )
-        return SearchLoggedModelsResponse.model_validate(self._send(calls.search(body)))
+        return self._send(calls.search(body))
 
     def search(
         self,
@@ -606,11 +1052,10 @@ class Client(_ClientBase):
         """Every model the filter matches in these experiments, in order, until exhausted or
         ``max_results`` models: exactly what ``lmfilter.select`` gives over all their models. Any filter
         lmfilter parses is taken; what the server cannot run is planned (``lmfilter.plan``). Pages are at
-        most the target's limit. A failure mid-way raises; it never ends early silently."""
+        most the target's limit. A failure mid-way raises (a :class:`~lmfilter.wire.PagingError` when the
+        server's pages would never end); it never ends early silently."""
         searched = self._core.plan(self.target, filter, experiment_ids, datasets, order_by, max_results)
-        return searched.run(
-            lambda body: SearchLoggedModelsResponse.model_validate(self._send(calls.search(body)))
-        )
+        return searched.run(lambda body: self._send(calls.search(body)))
 
     def plan(
         self,
@@ -623,9 +1068,6 @@ class Client(_ClientBase):
     ) -> Plan:
         """The plan :meth:`search` would run (see :meth:`lmfilter.plan.Plan.explain`)."""
         return self._core.plan(self.target, filter, experiment_ids, datasets, order_by, max_results)
-
-
-# ---- the async client -----------------------------------------------------------------------------
 
 
 class AsyncClient(_ClientBase):
@@ -648,38 +1090,52 @@ class AsyncClient(_ClientBase):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _send(self, call: Call) -> JSON:
-        steps = _exchange(call, self._core.url(call), self._core.retry)
+    async def _send(self, call: Call[T]) -> T:
+        if _needs_target(call):
+            _check_route(await self.target(), call)
+        steps = self._core.exchange(call)
         step = next(steps)
         try:
             while True:
                 if isinstance(step, _Sleep):
                     await asyncio.sleep(step.seconds)
                     step = next(steps)
-                    continue
-                try:
-                    outcome: Outcome = await self._http.request(
-                        step.method, self._core.url(step), json=step.json, params=step.params
-                    )
-                except httpx.TransportError as error:
-                    outcome = error
-                step = steps.send(outcome)
+                else:
+                    step = steps.send(await self._attempt(step))
         except StopIteration as done:
-            answer: JSON = done.value
+            answer: T = done.value
             return answer
+
+    async def _attempt(self, step: _Send) -> Outcome:
+        try:
+            response = await self._http.send(self._core.request(self._http, step), stream=True)
+        except httpx.TransportError as error:
+            return error
+        reading = self._core.reading(step, response)
+        try:
+            async for chunk in response.aiter_bytes():
+                if not reading.take(chunk):
+                    break
+        except httpx.TransportError as error:
+            return error
+        except httpx.DecodingError:
+            reading.cut = "encoding"
+        finally:
+            await response.aclose()
+        return reading.answer()
 
     async def target(self) -> Target:
         """The target's profile (for an MLflow server, from its ``/version`` on first use)."""
         if self._core.target is None:
             try:
-                response = await self._http.get(self._core.version_url)
-            except httpx.TransportError as error:
-                raise self._core.unreachable(error) from None
-            self._core.target = self._core.target_of(response)
+                version = await self._send(calls.version())
+            except LoggedModelsError as error:
+                version = self._core.version_after(error)
+            self._core.target = self._core.target_of(version)
         return self._core.target
 
     async def get(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModel:
-        return _model(await self._send(calls.get(model_id, allow_deleted)))
+        return await self._send(calls.get(model_id, allow_deleted))
 
     async def create(
         self,
@@ -691,19 +1147,16 @@ class AsyncClient(_ClientBase):
         params: Pairs | None = None,
         tags: Pairs | None = None,
     ) -> LoggedModel:
-        return _model(
-            await self._send(calls.create(experiment_id, name, model_type, source_run_id, params, tags))
-        )
+        return await self._send(calls.create(experiment_id, name, model_type, source_run_id, params, tags))
 
     async def delete(self, model_id: str) -> None:
         await self._send(calls.delete(model_id))
 
     async def delete_tag(self, model_id: str, key: str) -> None:
-        _check_tag_key(await self.target(), key)
         await self._send(calls.delete_tag(model_id, key))
 
     async def finalize(self, model_id: str, status: str | ModelStatus) -> LoggedModel:
-        return _model(await self._send(calls.finalize(model_id, status)))
+        return await self._send(calls.finalize(model_id, status))
 
     async def log_params(self, model_id: str, params: Pairs) -> None:
         await self._send(calls.log_params(model_id, params))
@@ -725,7 +1178,7 @@ class AsyncClient(_ClientBase):
         body = self._core.search_request(
             target, filter, experiment_ids, datasets, order_by, max_results, page_token
         )
-        return SearchLoggedModelsResponse.model_validate(await self._send(calls.search(body)))
+        return await self._send(calls.search(body))
 
     async def search(
         self,
@@ -738,18 +1191,25 @@ class AsyncClient(_ClientBase):
         concurrency: int = 4,
     ) -> AsyncIterator[LoggedModel]:
         """See :meth:`Client.search`; the requests of a fan-out run concurrently, at most ``concurrency``
-        at a time."""
+        at a time (when one fails, the others are cancelled)."""
         target = await self.target()
         searched = self._core.plan(target, filter, experiment_ids, datasets, order_by, max_results)
         bound = asyncio.Semaphore(max(1, concurrency))
 
         async def fill(stream: Any) -> None:
             async with bound:
-                answer = await self._send(calls.search(stream.next_request()))
-            stream.feed(SearchLoggedModelsResponse.model_validate(answer))
+                page = await self._send(calls.search(stream.next_request()))
+            stream.feed(page)
 
         for step in searched.steps():
             if isinstance(step, list):
-                await asyncio.gather(*(fill(stream) for stream in step))
+                tasks = [asyncio.ensure_future(fill(stream)) for stream in step]
+                try:
+                    await asyncio.gather(*tasks)
+                except BaseException:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    raise
             else:
                 yield step

@@ -13,6 +13,9 @@ same semantics as the server (``lmfilter.select``). So the result is exact whate
 - **Local order**: an order the servers cannot give (params, tags; or metric values whose dataset filter
   could not be sent) is sorted locally after fetching.
 - A contradiction (``name = 'x' AND name = 'y'``) plans no request at all.
+- **Paging ends**: each request is paged until the server gives no next token. A server that would page
+  for ever (a token seen before, empty pages without end, more pages or time than :class:`PageLimits`
+  allow) gets a :class:`~lmfilter.wire.PagingError`, never an endless loop.
 
 ``datasets`` need care: a server applies "a model needs some metric row on the datasets" when its filter has
 no metric condition, and MLflow matches nothing for an entry without a digest (SPEC §3); the planner only
@@ -27,7 +30,9 @@ sends ``datasets`` where the server reads them as the whole filter would.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +49,13 @@ from lmfilter.optimize import MATCH_NONE, optimize, to_dnf
 from lmfilter.printer import to_text
 from lmfilter.request import Datasets, OrderByArg, datasets_of, order_keys
 from lmfilter.schema import Target, get_target
-from lmfilter.wire import DatasetFilter, LoggedModel, SearchLoggedModelsRequest, SearchLoggedModelsResponse
+from lmfilter.wire import (
+    DatasetFilter,
+    LoggedModel,
+    PagingError,
+    SearchLoggedModelsRequest,
+    SearchLoggedModelsResponse,
+)
 
 MAX_REQUESTS = 8
 """The most requests one plan fans out to."""
@@ -56,6 +67,30 @@ REQUEST_COST = 0.02
 """What one more request costs, as a share of fetching every model of the experiments."""
 
 Fetch = Callable[[SearchLoggedModelsRequest], SearchLoggedModelsResponse]
+
+
+@dataclass(frozen=True)
+class PageLimits:
+    """When a search stops asking a server for pages and raises :class:`~lmfilter.wire.PagingError`.
+
+    ``pages`` counts the pages of the whole search (all its requests); ``empty_pages`` the empty pages in
+    a row of one request (each with a new token, or it would be a token seen before); ``seconds`` the time
+    spent waiting for pages, measured with ``clock`` (the caller's time between models does not count).
+    A token seen before in the same request always stops it: the pages would repeat for ever.
+    """
+
+    pages: int = 100_000
+    empty_pages: int = 100
+    seconds: float = 3600.0
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        for name in ("pages", "empty_pages"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"PageLimits.{name} must be a whole number of at least 1, not {value!r}")
+        if not (isinstance(self.seconds, int | float) and self.seconds > 0 and math.isfinite(self.seconds)):
+            raise ValueError(f"PageLimits.seconds must be a positive number, not {self.seconds!r}")
 
 
 @dataclass(frozen=True)
@@ -80,6 +115,7 @@ class Plan:
     max_results: int | None
     page_size: int
     reasons: tuple[str, ...] = field(default=())
+    limits: PageLimits = field(default=PageLimits(), compare=False)
 
     def explain(self) -> str:
         """The plan in words: each request, what is checked locally, and why."""
@@ -110,8 +146,12 @@ class Plan:
 
     def steps(self) -> Generator[list[_Stream] | LoggedModel, None, None]:
         """The plan without I/O: yields the streams that need their next page (the caller feeds each
-        with :meth:`_Stream.feed`), or the next model of the result."""
-        streams = [_Stream(r.body, self.page_size, self.query) for r in self.requests]
+        with :meth:`_Stream.feed`), or the next model of the result. Raises
+        :class:`~lmfilter.wire.PagingError` when the pages would not end (see :class:`PageLimits`)."""
+        budget = _Budget(self.limits)
+        streams = [
+            _Stream(r.body, self.page_size, self.query, i, budget) for i, r in enumerate(self.requests, 1)
+        ]
         if self.local_order:
             yield from self._sorted(streams)
         else:
@@ -155,18 +195,58 @@ class Plan:
 def _refilled(streams: list[_Stream]) -> Generator[list[_Stream], None, list[_Stream]]:
     """Ask for the next page of every stream whose buffer ran dry; then the streams with models left."""
     while hungry := [s for s in streams if s.hungry]:  # a page may come back empty yet not be the last
+        budget = hungry[0].budget
+        budget.before_pages(len(hungry))
+        started = budget.limits.clock()
         yield hungry  # the caller feeds each of them before resuming
+        budget.waited(budget.limits.clock() - started)
     return [s for s in streams if s.buffer]
+
+
+class _Budget:
+    """What one search has spent on paging so far, against its :class:`PageLimits`."""
+
+    def __init__(self, limits: PageLimits) -> None:
+        self.limits = limits
+        self.pages = 0
+        self.seconds = 0.0
+
+    def before_pages(self, count: int) -> None:
+        if self.pages + count > self.limits.pages:
+            raise PagingError(
+                f"the search would need more than {_count(self.limits.pages, 'page')} "
+                f"(PageLimits.pages): stopped after {_count(self.pages, 'page')}"
+            )
+        self.pages += count
+
+    def waited(self, seconds: float) -> None:
+        self.seconds += seconds
+        if self.seconds > self.limits.seconds:
+            raise PagingError(
+                f"the search spent {self.seconds:.1f} s waiting for {_count(self.pages, 'page')}, more than "
+                f"the {self.limits.seconds:g} s of PageLimits.seconds"
+            )
+
+
+def _token_id(token: str) -> bytes:
+    """A short fingerprint of a page token, so remembering every token of a search costs little."""
+    return hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class _Stream:
     """The pages of one request, buffered, each model with its row and sort key."""
 
-    def __init__(self, body: SearchLoggedModelsRequest, page_size: int, query: Query) -> None:
+    def __init__(
+        self, body: SearchLoggedModelsRequest, page_size: int, query: Query, number: int, budget: _Budget
+    ) -> None:
         self.request = body.model_copy(update={"max_results": page_size})
         self.query = query
+        self.number, self.budget = number, budget
         self.buffer: deque[tuple[tuple[Any, ...], list[Any], LoggedModel]] = deque()
         self.exhausted = False
+        self.pages = 0
+        self.empty_in_a_row = 0
+        self.tokens: set[bytes] = set()
 
     @property
     def hungry(self) -> bool:
@@ -176,14 +256,33 @@ class _Stream:
         return self.request
 
     def feed(self, page: SearchLoggedModelsResponse) -> None:
+        """Take the answer to :meth:`next_request`; raise :class:`~lmfilter.wire.PagingError` when the
+        server's next token would make the pages go round (or on for ever with nothing in them)."""
+        self.pages += 1
+        self.empty_in_a_row = 0 if page.models else self.empty_in_a_row + 1
+        token = page.next_page_token
+        if not token or (not page.models and token == self.request.page_token):
+            # An empty page that gives back the token it was asked with has nothing more to give: the end.
+            self.exhausted = True
+        else:
+            fingerprint = _token_id(token)
+            if fingerprint in self.tokens:
+                self._stop(f"the server sent the page token {_shown(token)} again")
+            if self.empty_in_a_row >= self.budget.limits.empty_pages:
+                self._stop(f"{_count(self.empty_in_a_row, 'empty page')} in a row (PageLimits.empty_pages)")
+            self.tokens.add(fingerprint)
+            self.request = self.request.model_copy(update={"page_token": token})
         for model in page.models:
             row = self.query.row(model)
             self.buffer.append((self.query.key(row), row, model))
-        token = page.next_page_token
-        if not token or (not page.models and token == self.request.page_token):
-            self.exhausted = True
-        else:
-            self.request = self.request.model_copy(update={"page_token": token})
+
+    def _stop(self, why: str) -> None:
+        self.exhausted = True
+        filter_text = self.request.filter or "no filter"
+        raise PagingError(
+            f"{why} after {_count(self.pages, 'page')} of search request {self.number} ({filter_text}): "
+            "its pages would never end"
+        )
 
     def pop(self) -> tuple[tuple[Any, ...], list[Any], LoggedModel]:
         return self.buffer.popleft()
@@ -201,9 +300,12 @@ def plan(
     order_by: OrderByArg = None,
     max_results: int | None = None,
     page_size: int | None = None,
+    limits: PageLimits | None = None,
 ) -> Plan:
     """Plan a search: server requests for ``target`` and a local check, giving exactly ``select``'s
-    answer over all the models of ``experiment_ids``."""
+    answer over all the models of ``experiment_ids``; ``limits`` bound its paging (see
+    :class:`PageLimits`)."""
+    limits = limits or PageLimits()
     profile = get_target(target)
     tree = parse(filter) if isinstance(filter, str) else (filter if filter is not None else ast.MATCH_ALL)
     ids = list(experiment_ids_of(experiment_ids))
@@ -218,7 +320,7 @@ def plan(
         raise ValueError(f"max_results must be a whole number of at least 0, not {max_results!r}")
     if optimized == MATCH_NONE or max_results == 0:
         reason = "the filter is a contradiction" if optimized == MATCH_NONE else "max_results is 0"
-        return Plan(profile, optimized, (), MATCH_NONE, query, False, max_results, size, (reason,))
+        return Plan(profile, optimized, (), MATCH_NONE, query, False, max_results, size, (reason,), limits)
 
     planner = _Planner(profile, ids, entries, has_metric_condition(tree))
     single, single_reasons = planner.single(optimized)
@@ -259,7 +361,9 @@ def plan(
     residual = _residual(optimized, requests)
     if max_results is not None and len(requests) == 1 and residual == ast.MATCH_ALL and not local_order:
         size = min(size, max_results)  # the server filters it all: no page need hold more than asked for
-    return Plan(profile, optimized, requests, residual, query, local_order, max_results, size, tuple(reasons))
+    return Plan(
+        profile, optimized, requests, residual, query, local_order, max_results, size, tuple(reasons), limits
+    )
 
 
 @dataclass
@@ -364,4 +468,9 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-__all__ = ["MAX_REQUESTS", "Plan", "Request", "plan"]
+def _shown(token: str) -> str:
+    """A page token for a message: quoted, and cut short (tokens can be long)."""
+    return repr(token if len(token) <= 40 else token[:40] + "...")
+
+
+__all__ = ["MAX_REQUESTS", "PageLimits", "Plan", "Request", "plan"]

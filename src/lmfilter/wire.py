@@ -1,4 +1,6 @@
-"""The API's record shapes (SPEC §1) as pydantic models: what servers send, and what lmfilter sends back.
+"""The API's record shapes (SPEC §1) as pydantic models: what servers send, and what lmfilter sends back;
+and the errors of talking to the API (:class:`LoggedModelsError` and its family, shared by the client and the
+planner's paging).
 
 Models accept what servers actually send: omitted empty fields, int64 as JSON numbers or numeric strings,
 status as its wire name, short name or number, and unknown keys (``registrations``) ignored. They dump to
@@ -17,17 +19,56 @@ This module uses no other stage of lmfilter (only the status enum, shared with t
 
 from __future__ import annotations
 
-import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from lmfilter.status import ModelStatus
 
 _BY_NUMBER = {status.number: status for status in ModelStatus}
+
+
+# ---- errors ---------------------------------------------------------------------------------------
+
+
+class LoggedModelsError(Exception):
+    """A request that failed: the server's error code and message, the HTTP status, and the request.
+
+    ``note`` says what lmfilter did about it (e.g. why it was not sent again); it ends the text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_code: str | None = None,
+        status_code: int | None = None,
+        method: str = "",
+        url: str = "",
+        body: dict[str, Any] | None = None,
+        note: str = "",
+    ) -> None:
+        self.message, self.error_code, self.status_code = message, error_code, status_code
+        self.method, self.url, self.body, self.note = method, url, body, note
+        where = f"{method} {url}".strip()
+        code = f" {error_code}" if error_code else ""
+        status = f"HTTP {status_code}{code}: " if status_code else ""
+        text = f"{status}{message}" + (f" ({where})" if where else "") + (f"; {note}" if note else "")
+        super().__init__(text)
+
+
+class MalformedAnswerError(LoggedModelsError):
+    """The server answered something lmfilter cannot read: not JSON, nested too deeply, too large, not
+    the shape the operation answers, or pages that never end."""
+
+
+class PagingError(MalformedAnswerError):
+    """A search whose pages would never end: a page token seen before, endless empty pages, or more pages
+    or time than :class:`lmfilter.plan.PageLimits` allow."""
 
 
 def parse_status(value: Any) -> ModelStatus:
@@ -59,6 +100,15 @@ Status = Annotated[
 NAMED_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
+def float_name(value: float) -> float | str:
+    """A float as JSON can carry it: NaN and the infinities by the names of :data:`NAMED_FLOATS`."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
 def named_float(value: Any) -> Any:
     """JSON has no NaN or infinities; Python's json module and some servers write them by name."""
     if isinstance(value, str) and value in NAMED_FLOATS:
@@ -67,6 +117,62 @@ def named_float(value: Any) -> Any:
 
 
 LARGEST = 1.7976931348623157e308
+
+# ---- the scalar forms of the wire (SPEC §1): what a field accepts, for every reader of records ---------
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,19}")
+_NUMBER_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def int64(value: Any) -> int:
+    """An int64 as JSON carries it: an integer (a whole float too) or its decimal text; not a boolean.
+
+    >>> int64(5), int64("-5"), int64(5.0)
+    (5, -5, 5)
+    """
+    whole = isinstance(value, float) and value.is_integer() and abs(value) <= 2.0**63
+    if whole or (isinstance(value, str) and _INTEGER_TEXT.fullmatch(value)):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("expected an integer (a number or its decimal text)")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("out of the range of an int64")
+    return value
+
+
+def double(value: Any) -> float:
+    """A double as JSON carries it: a number, its decimal text, or ``NaN``, ``Infinity``, ``-Infinity`` by
+    name; not a boolean, and not a number past the largest double (a server rejects those).
+
+    >>> double(1), double("2.5e1"), double("-Infinity")
+    (1.0, 25.0, -inf)
+    """
+    value = named_float(value)
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
+        value = float(value)
+        if math.isinf(value):
+            raise ValueError("out of the range of a double")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a number")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError("out of the range of a double") from None
+
+
+def text(value: str) -> str:
+    """A string that is text: a lone surrogate (what a ``\\ud800`` escape alone decodes to) is half a
+    character, which no server stores and no UTF-8 output can write."""
+    if not value.isascii() and _SURROGATE.search(value):
+        raise ValueError("is not valid Unicode text: it holds half a surrogate pair")
+    return value
+
+
+Int64 = Annotated[int, BeforeValidator(int64)]
+Double = Annotated[float, BeforeValidator(double)]
+Text = Annotated[str, AfterValidator(text)]
 
 
 def stored(value: float) -> float:
@@ -98,37 +204,37 @@ class _Wire(BaseModel):
 class KeyValue(_Wire):
     """A param or tag: ``{key, value}``."""
 
-    key: str
-    value: str = ""
+    key: Text
+    value: Text = ""
 
 
 class Metric(_Wire):
     """One logged value of a model metric, with its step, time, dataset and run."""
 
-    key: str
-    value: float = 0.0  # pydantic reads "NaN", "Infinity" and "-Infinity" too
-    timestamp: int = 0
-    step: int = 0
-    dataset_name: str | None = None
-    dataset_digest: str | None = None
-    model_id: str | None = None
-    run_id: str | None = None
+    key: Text
+    value: Double = 0.0
+    timestamp: Int64 = 0
+    step: Int64 = 0
+    dataset_name: Text | None = None
+    dataset_digest: Text | None = None
+    model_id: Text | None = None
+    run_id: Text | None = None
 
 
 class LoggedModelInfo(_Wire):
     """A logged model's attributes and tags."""
 
-    model_id: str
-    experiment_id: str = ""
-    name: str = ""
-    creation_timestamp_ms: int | None = None
-    last_updated_timestamp_ms: int | None = None
-    artifact_uri: str | None = None
+    model_id: Text
+    experiment_id: Text = ""
+    name: Text = ""
+    creation_timestamp_ms: Int64 | None = None
+    last_updated_timestamp_ms: Int64 | None = None
+    artifact_uri: Text | None = None
     status: Status = ModelStatus.UNSPECIFIED
-    creator_id: int | None = None
-    model_type: str | None = None
-    source_run_id: str | None = None
-    status_message: str | None = None
+    creator_id: Int64 | None = None
+    model_type: Text | None = None
+    source_run_id: Text | None = None
+    status_message: Text | None = None
     tags: tuple[KeyValue, ...] = ()
 
     def tag(self, key: str) -> str | None:
@@ -178,8 +284,11 @@ class LoggedModel(_Wire):
 
     def to_json(self) -> dict[str, Any]:
         """The API's JSON for this model (None fields left out, status by wire name; a NaN or infinite
-        metric value as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, which JSON can carry)."""
-        data: dict[str, Any] = json.loads(self.model_dump_json(exclude_none=True))
+        metric value as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, which JSON can carry). Text is
+        kept as it is, lone surrogates from a server's ``\\ud800`` escapes included."""
+        data: dict[str, Any] = self.model_dump(mode="json", exclude_none=True)
+        for metric in data["data"]["metrics"]:
+            metric["value"] = float_name(metric["value"])
         return data
 
 
