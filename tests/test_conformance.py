@@ -100,6 +100,9 @@ FILTERS = [
     "tags.team LIKE 'Ä%'",
     "tags.note LIKE '%\\%%'",
     "tags.note LIKE 'a_b'",
+    "tags.note = 'a\\b'",
+    "params.optimizer = adam",
+    "name = NULLS",
     "tags.note = ''",
     "tags.`my key` = 'v'",
     "tags.a.b = 'y'",
@@ -213,6 +216,15 @@ def test_datasets_without_digest_match_nothing_over_rest(mlflow_server: SeededSe
         "tags.in = 'x'",
         "attributes.creation_timestamp > 0",
         "   ",
+        # Words MLflow's SQL tokenizer takes for keywords (src/lmfilter/reserved.py), unquoted: a 400.
+        "params.optimizer = True",
+        "tags.team = FALSE",
+        "name = date",
+        "params.lr != None",
+        # A value ending in a backslash swallows the rest: the tokenizer reads \' as an escaped quote.
+        "tags.note = 'a\\' AND name = 'b'",
+        # An IN list is read as a Python literal: the backslash is unescaped (and this one unterminated).
+        "tags.note IN ('a\\', 'b')",
     ],
 )
 def test_what_native_check_rejects_the_server_rejects_or_misreads(

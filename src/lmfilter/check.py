@@ -40,6 +40,7 @@ from lmfilter.diagnostics import (
     shown,
 )
 from lmfilter.native import Unsupported, unsupported
+from lmfilter.reserved import RESERVED_WORDS
 from lmfilter.schema import ATTRIBUTES, ENTITY_PREFIXES, Feature, Target, attribute, entity_type, get_target
 from lmfilter.schema import suggest_attribute as _suggest_attribute
 from lmfilter.status import ModelStatus
@@ -400,6 +401,12 @@ class _Checker:
                     value.span,
                     _quote_fix(value.span, text),
                 )
+                if text.upper() in RESERVED_WORDS:  # sqlparse lexes it as a keyword: no comparison forms
+                    self.misread(
+                        f"the unquoted word {shown(text)} is an SQL keyword to its filter reader (a 400)",
+                        value.span,
+                        _quote_fix(value.span, text),
+                    )
                 return ast.String(text, span=value.span)
             case ast.DoubleQuoted(text):
                 self.double_quoted(value)

@@ -86,9 +86,32 @@ def _comparison(node: ast.Comparison, target: Target, status_numbers: bool) -> I
         isinstance(node, ast.Compare) and field.entity is Entity.PARAM and isinstance(node.value, ast.Number)
     ):
         yield Unsupported(Feature.NUMERIC_PARAM, node, f"{node.op.value} on a param")
+    in_list = isinstance(node, ast.In)
     for value in _values(node):
-        if isinstance(value, ast.String) and ("'" in value.value or "\\" in value.value):
-            yield Unsupported(Feature.QUOTE_IN_VALUE, value, "a value with ' or \\ in it")
+        if isinstance(value, ast.String) and (why := _misread_string(value.value, in_list)):
+            yield Unsupported(Feature.QUOTE_IN_VALUE, value, why)
+
+
+def _misread_string(text: str, in_list: bool) -> str | None:
+    r"""Why MLflow would not read this string value as it is, if it would not.
+
+    The servers strip a value's outer quotes and unescape nothing, so a \ inside a plain value or a LIKE
+    pattern is data. But their SQL tokenizer takes \' for an escaped quote, so a value that ends in \
+    swallows the rest of the filter, and an IN list is read as a Python literal, which turns \n into a line
+    break (both probed on MLflow 3.17.2 and 3.18.0).
+
+    >>> _misread_string("%\\%%", in_list=False) is None
+    True
+    >>> print(_misread_string("a\\", in_list=False))
+    a value that ends in \ (the server reads \' as an escaped quote)
+    """
+    if "'" in text:
+        return "a value with ' in it"
+    if text.endswith("\\"):
+        return "a value that ends in \\ (the server reads \\' as an escaped quote)"
+    if in_list and "\\" in text:
+        return "a \\ in an IN list (the server unescapes it as Python would)"
+    return None
 
 
 def _values(node: ast.Comparison) -> tuple[ast.Value, ...]:

@@ -128,7 +128,7 @@ class Feature(enum.Enum):
     IS_NULL = "IS NULL"
     BETWEEN = "BETWEEN"
     NUMERIC_PARAM = "numeric comparison on a param"
-    QUOTE_IN_VALUE = "a ' or \\ in a string value"
+    QUOTE_IN_VALUE = "a string value the server would misread (a ', a final \\, a \\ in an IN list)"
     IN_NUMERIC = "IN on a numeric field"
     PREFIXED_ALIAS = "attributes.<name> where <name> is not MLflow's column name"
     PLAIN_ODD_KEY = "a key with : or $, or all digits, without backticks"
