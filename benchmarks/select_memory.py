@@ -49,7 +49,7 @@ sys.path[:0] = [str(ROOT / "src"), str(Path(__file__).parent)]
 from synthetic import models  # noqa: E402
 
 import lmfilter  # noqa: E402
-from lmfilter.cache import iter_models  # noqa: E402
+from lmfilter.model_files import iter_models  # noqa: E402
 
 LOSS_DESCENDING = [{"field_name": "metrics.loss", "ascending": False}]
 BY_NAME = [{"field_name": "name"}]

@@ -1,4 +1,4 @@
-"""Reading model files (:mod:`lmfilter.cache`) and ``lmfilter eval``: formats, streaming, outputs, errors.
+"""Reading model files (:mod:`lmfilter.model_files`), ``lmfilter eval``: formats, streaming, outputs, errors.
 
 Most tests call :func:`lmfilter.cli.main` in process; one runs the installed console script. The last part
 checks ``lmfilter eval`` over the bundled ``examples/models.json`` against :func:`lmfilter.select`.
@@ -20,8 +20,8 @@ import pytest
 
 import lmfilter
 from lmfilter import cli
-from lmfilter.cache import CacheError, ModelFile, iter_models
 from lmfilter.cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, main
+from lmfilter.model_files import CacheError, ModelFile, iter_models
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "models.json"
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z

@@ -39,7 +39,7 @@ from lmfilter.client import (
     ServerError,
     TransportError,
 )
-from lmfilter.plan import plan
+from lmfilter.planner import plan
 from lmfilter.wire import SearchLoggedModelsRequest, SearchLoggedModelsResponse
 from tests.hostile_server import HostileServer, Reply, Seen, closed_port
 

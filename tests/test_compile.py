@@ -1,4 +1,4 @@
-"""Request bodies without a server: :func:`lmfilter.emit.compile` and :func:`lmfilter.emit.server_filter`.
+"""Request bodies without a server: :func:`lmfilter.requests.compile`, :func:`lmfilter.requests.server_filter`.
 
 The expected strings and bodies are written out in full: they are what a server is sent (SPEC §1, §2, §4),
 so a change in spelling, key order inside a list, or an omitted field shows up here first.
@@ -13,8 +13,7 @@ import pytest
 
 import lmfilter
 from lmfilter import ast
-from lmfilter.emit import compile, server_filter  # noqa: A004 - the API's name
-from lmfilter.request import RequestError
+from lmfilter.requests import RequestError, compile, server_filter  # noqa: A004 - the API's name
 from lmfilter.wire import DatasetFilter, OrderBy, SearchLoggedModelsRequest
 
 JSON = dict[str, Any]

@@ -10,7 +10,7 @@ import pytest
 
 import lmfilter
 from lmfilter.evaluate import RecordError, compile_query, select
-from lmfilter.request import RequestError
+from lmfilter.requests import RequestError
 from lmfilter.wire import LoggedModel
 
 

@@ -29,10 +29,10 @@ from pydantic import ValidationError
 import lmfilter
 from lmfilter import ast
 from lmfilter.ast import Entity, Op, ValueType
-from lmfilter.cache import CacheError, iter_models
 from lmfilter.cli import EXIT_ERRORS, EXIT_OK, main
 from lmfilter.evaluate import experiment_order
-from lmfilter.optimize import optimize
+from lmfilter.model_files import CacheError, iter_models
+from lmfilter.optimizer import optimize
 from lmfilter.records import RecordError
 from lmfilter.schema import ATTRIBUTES
 from lmfilter.status import ModelStatus

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import lmfilter
 from lmfilter import ast
-from lmfilter.optimize import MATCH_NONE, optimize, to_dnf
+from lmfilter.optimizer import MATCH_NONE, optimize, to_dnf
 from tests.strategies import models, trees
 
 REWRITES = [

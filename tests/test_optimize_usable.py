@@ -24,7 +24,7 @@ import lmfilter
 from lmfilter import ast
 from lmfilter.ast import Op
 from lmfilter.diagnostics import FilterError
-from lmfilter.optimize import MATCH_NONE, optimize, to_dnf
+from lmfilter.optimizer import MATCH_NONE, optimize, to_dnf
 from lmfilter.printer import EVERY_MODEL, NO_MODEL, to_text
 from tests.build import and_, attr, eq, metric, n, not_, or_, param, s, tag
 from tests.servers import TARGETS as SERVER_TARGETS

@@ -13,7 +13,7 @@ import lmfilter
 from lmfilter import ast
 from lmfilter.ast import Entity, Op, ValueType
 from lmfilter.client import Client
-from lmfilter.plan import plan
+from lmfilter.planner import plan
 from lmfilter.status import ModelStatus
 from tests.servers import DATASETS, TARGETS, SeededServer
 from tests.test_conformance import Vocabulary, native_comparisons

@@ -8,6 +8,7 @@
 ['LMF306']
 """
 
+from lmfilter.api import check, format, is_valid, parse  # noqa: A004 - format is the API's name
 from lmfilter.ast import (
     And,
     Between,
@@ -28,12 +29,13 @@ from lmfilter.ast import (
 )
 from lmfilter.client import AsyncClient, Client
 from lmfilter.diagnostics import Diagnostic, Edit, FilterError, Fix, Position, Span, render
-from lmfilter.emit import compile  # noqa: A004 - the API's name
 from lmfilter.evaluate import Query, RecordError, compile_query, select
-from lmfilter.front import check, format, is_valid, parse  # noqa: A004 - format is the API's name
-from lmfilter.optimize import optimize
-from lmfilter.plan import Plan, plan
-from lmfilter.request import RequestError
+from lmfilter.optimizer import optimize
+from lmfilter.planner import Plan, plan
+from lmfilter.requests import (
+    RequestError,
+    compile,  # noqa: A004 - the API's name
+)
 from lmfilter.schema import TARGETS, Target, UnknownTargetError, get_target
 from lmfilter.status import ModelStatus
 from lmfilter.table import ModelTable

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 
 from lmfilter import ast
-from lmfilter.check import check_surface
+from lmfilter.checker import check_surface
 from lmfilter.diagnostics import Diagnostic, FilterError, capped, has_errors, ordered
 from lmfilter.printer import to_text
 from lmfilter.schema import Target, get_target

@@ -7,8 +7,8 @@ and lines starting with ``#`` are skipped).
 
 ``lmfilter eval FILTER --models FILE [--target T] [--datasets JSON] [--order-by JSON]
 [--format ids|json|table]`` runs a filter over saved models (JSON lines, a JSON array or a saved search
-answer; ``-`` for standard input; see :mod:`lmfilter.cache`) as a search would, and prints the matches in the
-search's order. It exits 0 when it ran (whether or not a model matched), 1 on a bad filter, ``--datasets``,
+answer; ``-`` for standard input; see :mod:`lmfilter.model_files`) as a search would, and prints the
+matches in the search's order. It exits 0 when it ran (whether or not a model matched), 1 on a bad filter, ``--datasets``,
 ``--order-by`` or model file, 2 on bad usage.
 
 ``lmfilter lint [PATH ...] [--target T] [--native] [--format text|json|sarif]`` checks the filters of ``.lmf``
@@ -32,15 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from lmfilter import ast, emit, front, lint
-from lmfilter.cache import CacheError, ModelFile, json_value
+from lmfilter import api, ast, lint
 from lmfilter.client import Client, LoggedModelsError, RetryPolicy
 from lmfilter.diagnostics import Diagnostic, FilterError, has_errors, json_text, render, shown, text_width
 from lmfilter.evaluate import RowFilter, compile_query, latest_row, latest_row_by_time
-from lmfilter.plan import plan as make_plan
+from lmfilter.model_files import CacheError, ModelFile, json_value
+from lmfilter.planner import plan as make_plan
 from lmfilter.printer import field_text
 from lmfilter.records import Record, RecordError
-from lmfilter.request import OrderKey, RequestError, datasets_of, order_keys
+from lmfilter.requests import OrderKey, RequestError, datasets_of, order_keys
+from lmfilter.requests import compile as compile_request
 from lmfilter.schema import TARGETS, Target, get_target
 from lmfilter.status import ModelStatus
 from lmfilter.wire import LoggedModel
@@ -257,7 +258,7 @@ def _search_inputs(args: argparse.Namespace) -> tuple[list[Any] | None, list[Any
 def _run_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         datasets, order_by = _search_inputs(args)
-        body = emit.compile(
+        body = compile_request(
             args.filter,
             target=args.target,
             experiment_ids=args.experiment_id,
@@ -378,7 +379,7 @@ def _run_search(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.format == "json":
         out.write(json_text([m.to_json() for m in models]) + "\n")
     elif args.format == "table":
-        out.write(_table(models, _columns(front.parse(args.filter), datasets, order_by, target)))
+        out.write(_table(models, _columns(api.parse(args.filter), datasets, order_by, target)))
         out.write(f"{len(models)} model{'s' if len(models) != 1 else ''}\n")
     return EXIT_OK
 
@@ -472,7 +473,7 @@ def _filters(arg: str, stdin: TextIO | None = None) -> Iterator[tuple[str, int |
 def _run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     results: list[tuple[str, int | None, list[Diagnostic]]] = [
-        (text, line, front.check(text, target=args.target, native=args.native))
+        (text, line, api.check(text, target=args.target, native=args.native))
         for text, line in _filters(args.filter)
     ]
     failed = any(has_errors(diags) for _, _, diags in results)
@@ -509,7 +510,7 @@ def _run_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     status = EXIT_OK
     for text, line in _filters(args.filter):
         try:
-            out.write(front.format(text) + "\n")
+            out.write(api.format(text) + "\n")
         except FilterError as error:
             where = f"<stdin>:{line}:\n" if line is not None else ""
             err.write(where + str(error) + "\n")
@@ -540,7 +541,7 @@ class _OptionError(ValueError):
 
 def _run_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     text: str = args.filter
-    diagnostics = front.check(text, target="local")  # evaluation runs the whole language
+    diagnostics = api.check(text, target="local")  # evaluation runs the whole language
     if has_errors(diagnostics):
         err.write(render(text, diagnostics) + "\n")
         return EXIT_ERRORS
@@ -585,7 +586,7 @@ def _run_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if _unwritable(answer, out) is not None:
             answer = json.dumps(payload, indent=2) + "\n"  # the same JSON, other characters as \u escapes
     else:
-        columns = _columns(front.parse(text), datasets, order_by, get_target(args.target))
+        columns = _columns(api.parse(text), datasets, order_by, get_target(args.target))
         summary = f"{len(matches)} of {source.models_read} model{'s' if source.models_read != 1 else ''}\n"
         answer = _table(matches, columns) + summary
         if _unwritable(answer, out) is not None:

@@ -43,11 +43,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from lmfilter import ast
+from lmfilter.api import parse
 from lmfilter.ast import Entity, Op, ValueType
-from lmfilter.front import parse
 from lmfilter.printer import check_nesting
 from lmfilter.records import Record, RecordError
-from lmfilter.request import Datasets, OrderByArg, OrderKey, datasets_of, order_keys
+from lmfilter.requests import Datasets, OrderByArg, OrderKey, datasets_of, order_keys
 from lmfilter.schema import Target, get_target
 from lmfilter.wire import LoggedModel, MetricRow
 
@@ -680,7 +680,7 @@ def select(
 
     ``models`` is any iterable of :class:`~lmfilter.wire.LoggedModel` or API-JSON dicts; ``target`` picks
     the semantics (``mlflow`` for MLflow 3.18, ``mlflow-3.17``, ``databricks``, ``local``). Raises
-    :class:`~lmfilter.FilterError` for a bad filter, :class:`~lmfilter.request.RequestError` for a bad
+    :class:`~lmfilter.FilterError` for a bad filter, :class:`~lmfilter.requests.RequestError` for a bad
     ``datasets`` or ``order_by`` entry, and :class:`RecordError` for a malformed record.
     """
     return compile_query(filter, datasets=datasets, order_by=order_by, target=target).select(models)

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from lmfilter import __version__
+from lmfilter.api import check
 from lmfilter.diagnostics import MAX_MESSAGE, SEVERITY_RANK, Diagnostic, Fix, Severity, Span, frame, shown
 from lmfilter.documents import Found, Kind, filters_in, kind_of, utf16_column
-from lmfilter.front import check
 from lmfilter.schema import Target
 
 SKIPPED_CODE = "LMF401"  # a filter found in a document but not linted (the reason is the message)

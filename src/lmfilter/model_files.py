@@ -28,7 +28,7 @@ helps, the column. A :class:`ModelFile` also tells how far it has read, for a pr
 >>> list(iter_models(io.BytesIO(b'[{"info": {}},\\n 7]')))
 Traceback (most recent call last):
 ...
-lmfilter.cache.CacheError: <stream>:2:2: item 2 of the array is a number, not an object (a logged model)
+lmfilter.model_files.CacheError: <stream>:2:2: item 2 of the array is a number, not an object (a logged model)
 """
 
 from __future__ import annotations

@@ -39,15 +39,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmfilter import ast
+from lmfilter.api import parse
 from lmfilter.ast import Op
-from lmfilter.emit import compile as compile_request
-from lmfilter.emit import experiment_ids_of
 from lmfilter.evaluate import Query, compile_query, has_metric_condition
-from lmfilter.front import parse
 from lmfilter.native import is_native, unsupported
-from lmfilter.optimize import MATCH_NONE, optimize, to_dnf
+from lmfilter.optimizer import MATCH_NONE, optimize, to_dnf
 from lmfilter.printer import to_text
-from lmfilter.request import Datasets, OrderByArg, datasets_of, order_keys
+from lmfilter.requests import Datasets, OrderByArg, datasets_of, experiment_ids_of, order_keys
+from lmfilter.requests import compile as compile_request
 from lmfilter.schema import Target, get_target
 from lmfilter.wire import (
     DatasetFilter,

@@ -52,7 +52,7 @@ from lmfilter.evaluate import (
     sort_in_order,
 )
 from lmfilter.records import Record
-from lmfilter.request import Datasets, OrderByArg
+from lmfilter.requests import Datasets, OrderByArg
 from lmfilter.schema import Target
 from lmfilter.wire import LoggedModel
 

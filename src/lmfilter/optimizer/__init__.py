@@ -1,7 +1,7 @@
 """The optimizer: meaning-preserving rewrites of a checked tree, one pass per module.
 
 ``optimize(tree, target)`` runs the passes of :data:`RULES` in order until the tree stops changing. Each
-pass is a pure function ``(tree, facts) -> tree``; :class:`~lmfilter.optimize.facts.Facts` tells a pass
+pass is a pure function ``(tree, facts) -> tree``; :class:`~lmfilter.optimizer.facts.Facts` tells a pass
 what the target's semantics allow (a metric is single-valued under MLflow 3.18's latest-row rule, not under
 3.17's any-row rule, and that decides which rewrites are sound).
 
@@ -28,15 +28,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lmfilter import ast
-from lmfilter.optimize.canonical import canonical
-from lmfilter.optimize.contradictions import contradictions
-from lmfilter.optimize.dedupe import dedupe
-from lmfilter.optimize.facts import MATCH_NONE, Facts
-from lmfilter.optimize.flatten import flatten
-from lmfilter.optimize.fold_ranges import fold_ranges
-from lmfilter.optimize.merge_in import merge_in
-from lmfilter.optimize.push_not import push_not
-from lmfilter.optimize.to_dnf import to_dnf
+from lmfilter.optimizer.canonical import canonical
+from lmfilter.optimizer.contradictions import contradictions
+from lmfilter.optimizer.dedupe import dedupe
+from lmfilter.optimizer.facts import MATCH_NONE, Facts
+from lmfilter.optimizer.flatten import flatten
+from lmfilter.optimizer.fold_ranges import fold_ranges
+from lmfilter.optimizer.merge_in import merge_in
+from lmfilter.optimizer.push_not import push_not
+from lmfilter.optimizer.to_dnf import to_dnf
 from lmfilter.printer import check_nesting
 from lmfilter.schema import Target, get_target
 

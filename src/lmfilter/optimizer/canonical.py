@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from lmfilter import ast
 from lmfilter.ast import Entity, Op
-from lmfilter.optimize.facts import Facts, rewrite
+from lmfilter.optimizer.facts import Facts, rewrite
 
 
 def canonical(tree: ast.Expr, facts: Facts) -> ast.Expr:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from lmfilter import ast
 from lmfilter.ast import Entity, Op
-from lmfilter.optimize.facts import MATCH_NONE, Facts, Slot, is_nan, rewrite, slot
+from lmfilter.optimizer.facts import MATCH_NONE, Facts, Slot, is_nan, rewrite, slot
 from lmfilter.schema import attribute
 
 

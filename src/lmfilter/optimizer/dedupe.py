@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from lmfilter import ast
-from lmfilter.optimize.facts import Facts, rewrite
+from lmfilter.optimizer.facts import Facts, rewrite
 
 
 def dedupe(tree: ast.Expr, facts: Facts) -> ast.Expr:

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from lmfilter import ast
-from lmfilter.optimize.facts import MATCH_NONE, Facts, rewrite
+from lmfilter.optimizer.facts import MATCH_NONE, Facts, rewrite
 
 
 def flatten(tree: ast.Expr, facts: Facts | None = None) -> ast.Expr:

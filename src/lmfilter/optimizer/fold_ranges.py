@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from lmfilter import ast
 from lmfilter.ast import Op
-from lmfilter.optimize.facts import MATCH_NONE, Facts, is_nan, rewrite
+from lmfilter.optimizer.facts import MATCH_NONE, Facts, is_nan, rewrite
 
 
 @dataclass(frozen=True)

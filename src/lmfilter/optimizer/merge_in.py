@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from lmfilter import ast
 from lmfilter.ast import Op
-from lmfilter.optimize.facts import Facts, Slot, is_nan, rewrite, slot
+from lmfilter.optimizer.facts import Facts, Slot, is_nan, rewrite, slot
 
 
 def merge_in(tree: ast.Expr, facts: Facts) -> ast.Expr:

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from lmfilter import ast
 from lmfilter.ast import Op
-from lmfilter.optimize.facts import Facts, is_nan
+from lmfilter.optimizer.facts import Facts, is_nan
 
 OPPOSITE = {Op.EQ: Op.NE, Op.NE: Op.EQ, Op.LT: Op.GE, Op.GE: Op.LT, Op.GT: Op.LE, Op.LE: Op.GT}
 
