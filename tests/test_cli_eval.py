@@ -21,7 +21,7 @@ import pytest
 import lmfilter
 from lmfilter import cli
 from lmfilter.cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, main
-from lmfilter.model_files import CacheError, ModelFile, iter_models
+from lmfilter.model_files import ModelFile, ModelFileError, iter_models
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "models.json"
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z
@@ -181,7 +181,7 @@ def test_jsonl_yields_the_good_lines_before_reporting_a_bad_third_line(tmp_path:
     models = iter_models(path)
     assert next(models)["info"]["model_id"] == "m-a"
     assert next(models)["info"]["model_id"] == "m-b"
-    with pytest.raises(CacheError) as caught:
+    with pytest.raises(ModelFileError) as caught:
         next(models)
     assert (caught.value.source, caught.value.line) == (str(path), 3)
     assert str(caught.value).startswith(f"{path}:3:")
@@ -287,7 +287,7 @@ BAD_FILES = {  # id: (content, the start of the error message)
 
 @pytest.mark.parametrize(("text", "message"), list(BAD_FILES.values()), ids=list(BAD_FILES))
 def test_bad_files_name_the_place_and_the_fault(text: str, message: str) -> None:
-    with pytest.raises(CacheError) as caught:
+    with pytest.raises(ModelFileError) as caught:
         list(iter_models(io.BytesIO(text.encode())))
     assert str(caught.value).startswith(message)
 
@@ -295,12 +295,12 @@ def test_bad_files_name_the_place_and_the_fault(text: str, message: str) -> None
 def test_bytes_that_are_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(M.encode() + b"\n" + M.replace("m-1", "m-\xe9").encode("latin-1") + b"\n")
-    with pytest.raises(CacheError, match=r"latin1\.jsonl:2:\d+: not UTF-8"):
+    with pytest.raises(ModelFileError, match=r"latin1\.jsonl:2:\d+: not UTF-8"):
         list(iter_models(path))
 
 
 def test_a_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(CacheError, match=r"nowhere\.json: cannot read it: No such file or directory"):
+    with pytest.raises(ModelFileError, match=r"nowhere\.json: cannot read it: No such file or directory"):
         ModelFile.open(tmp_path / "nowhere.json")
 
 

@@ -7,7 +7,7 @@
   INTEGER column sorts them); any other is a ``RecordError`` naming the record, its model id and the field,
   never a ``TypeError``, ``OverflowError``, ``RecursionError`` or ``UnicodeEncodeError``. A model file that is
   not text (half a surrogate pair, JSON nested past the stack, a number of thousands of digits) is a
-  ``CacheError`` with its place, and ``lmfilter eval`` prints a whole answer or none of it.
+  ``ModelFileError`` with its place, and ``lmfilter eval`` prints a whole answer or none of it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from lmfilter import ast
 from lmfilter.ast import Entity, Op, ValueType
 from lmfilter.cli import EXIT_ERRORS, EXIT_OK, main
 from lmfilter.evaluate import experiment_order
-from lmfilter.model_files import CacheError, iter_models
+from lmfilter.model_files import ModelFileError, iter_models
 from lmfilter.optimizer import optimize
 from lmfilter.records import RecordError
 from lmfilter.schema import ATTRIBUTES
@@ -570,7 +570,7 @@ def test_a_file_that_is_not_text_is_a_cache_error_with_its_place(
 ) -> None:
     path = tmp_path / "models"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(CacheError) as caught:
+    with pytest.raises(ModelFileError) as caught:
         list(iter_models(path))
     assert str(caught.value).startswith(f"{path}{where}")
     assert reason in str(caught.value)
@@ -584,7 +584,7 @@ def test_surrogate_pairs_and_escaped_backslashes_are_text() -> None:
 
 def test_a_text_stream_that_cannot_be_decoded_is_a_cache_error() -> None:
     stream = io.TextIOWrapper(io.BytesIO(GOOD.encode() + b"\n\xff\n"), encoding="utf-8")
-    with pytest.raises(CacheError, match="cannot read it: 'utf-8' codec can't decode"):
+    with pytest.raises(ModelFileError, match="cannot read it: 'utf-8' codec can't decode"):
         list(iter_models(stream))
 
 

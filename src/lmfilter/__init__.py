@@ -8,7 +8,7 @@
 ['LMF306']
 """
 
-from lmfilter.api import check, format, is_valid, parse  # noqa: A004 - format is the API's name
+from lmfilter.api import Filter, check, format, is_valid, parse  # noqa: A004 - format is the API's name
 from lmfilter.ast import (
     And,
     Between,
@@ -29,9 +29,11 @@ from lmfilter.ast import (
 )
 from lmfilter.client import AsyncClient, Client
 from lmfilter.diagnostics import Diagnostic, Edit, FilterError, Fix, Position, Span, render
+from lmfilter.errors import LmfilterError
 from lmfilter.evaluate import Query, RecordError, compile_query, select
+from lmfilter.model_files import ModelFileError, iter_models
 from lmfilter.optimizer import optimize
-from lmfilter.planner import Plan, plan
+from lmfilter.planner import PageLimits, PageStream, Plan, Step, plan
 from lmfilter.requests import (
     RequestError,
     compile,  # noqa: A004 - the API's name
@@ -45,8 +47,11 @@ from lmfilter.wire import (
     LoggedModel,
     LoggedModelData,
     LoggedModelInfo,
+    LoggedModelsError,
+    MalformedAnswerError,
     Metric,
     OrderBy,
+    PagingError,
 )
 
 __version__ = "0.1.0"
@@ -64,16 +69,21 @@ __all__ = [
     "Entity",
     "Expr",
     "Field",
+    "Filter",
     "FilterError",
     "Fix",
     "In",
     "IsNull",
     "KeyValue",
     "Like",
+    "LmfilterError",
     "LoggedModel",
     "LoggedModelData",
     "LoggedModelInfo",
+    "LoggedModelsError",
+    "MalformedAnswerError",
     "Metric",
+    "ModelFileError",
     "ModelStatus",
     "ModelTable",
     "Not",
@@ -81,6 +91,9 @@ __all__ = [
     "Op",
     "Or",
     "OrderBy",
+    "PageLimits",
+    "PageStream",
+    "PagingError",
     "Plan",
     "Position",
     "Query",
@@ -88,6 +101,7 @@ __all__ = [
     "RequestError",
     "Span",
     "StatusValue",
+    "Step",
     "String",
     "Target",
     "UnknownTargetError",
@@ -98,6 +112,7 @@ __all__ = [
     "format",
     "get_target",
     "is_valid",
+    "iter_models",
     "optimize",
     "parse",
     "plan",

@@ -36,7 +36,7 @@ from lmfilter import api, ast, lint
 from lmfilter.client import Client, LoggedModelsError, RetryPolicy
 from lmfilter.diagnostics import Diagnostic, FilterError, has_errors, json_text, render, shown, text_width
 from lmfilter.evaluate import RowFilter, compile_query, latest_row, latest_row_by_time
-from lmfilter.model_files import CacheError, ModelFile, json_value
+from lmfilter.model_files import ModelFile, ModelFileError, json_value
 from lmfilter.planner import plan as make_plan
 from lmfilter.printer import field_text
 from lmfilter.records import Record, RecordError
@@ -563,7 +563,7 @@ def _run_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             except RecordError as error:  # found in the record read last
                 err.write(f"lmfilter eval: {source.where()}: {error}\n")
                 return EXIT_ERRORS
-    except CacheError as error:
+    except ModelFileError as error:
         err.write(f"lmfilter eval: {error}\n")
         return EXIT_ERRORS
     # The whole answer is made, and checked to fit the output's encoding, before any of it is written: a

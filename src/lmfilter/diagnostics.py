@@ -34,6 +34,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from lmfilter.errors import LmfilterError
+
 Severity = Literal["error", "warning", "info"]
 
 SEVERITY_RANK: dict[Severity, int] = {"error": 0, "warning": 1, "info": 2}
@@ -144,7 +146,7 @@ class Diagnostic:
         return out
 
 
-class FilterError(ValueError):
+class FilterError(LmfilterError, ValueError):
     """A filter that cannot be used; ``diagnostics`` holds the problems found, errors first.
 
     At most :data:`MAX_DIAGNOSTICS` of them, and one ``LMF110`` counting the rest (see :func:`capped`). The

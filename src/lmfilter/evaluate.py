@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -43,11 +44,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from lmfilter import ast
-from lmfilter.api import parse
+from lmfilter.api import tree_of
 from lmfilter.ast import Entity, Op, ValueType
 from lmfilter.printer import check_nesting
 from lmfilter.records import Record, RecordError
-from lmfilter.requests import Datasets, OrderByArg, OrderKey, datasets_of, order_keys
+from lmfilter.requests import Datasets, OrderByArg, OrderKey, datasets_of, max_results_of, order_keys
 from lmfilter.schema import Target, get_target
 from lmfilter.wire import LoggedModel, MetricRow
 
@@ -536,17 +537,25 @@ class Query:
     order: tuple[tuple[int, bool], ...]
     build_row: _RowBuilder
 
-    def select(self, models: Iterable[LoggedModel | Mapping[str, Any]]) -> list[LoggedModel]:
-        """The matching models, in order. ``models`` streams: only the matches are kept."""
+    def select(
+        self, models: Iterable[LoggedModel | Mapping[str, Any]], *, max_results: int | None = None
+    ) -> list[LoggedModel]:
+        """The first ``max_results`` matching models (all with ``None``), in order. ``models`` streams: only
+        the matches are kept (and a batch of :data:`BATCH` models at a time)."""
+        limit = max_results_of(max_results, least=0)
         matches: list[tuple[Row, LoggedModel]] = []
         predicate, build_row = self.predicate, self.build_row
+        index = 0
+        for batch in batches(models):
+            with collector_paused():
+                for item in batch:
+                    record = Record.of(item, index)
+                    index += 1
+                    row = build_row(record, late=True)
+                    if predicate(row) is True:
+                        matches.append((build_row.complete(row), record.model()))
         with collector_paused():
-            for index, item in enumerate(models):
-                record = Record.of(item, index)
-                row = build_row(record, late=True)
-                if predicate(row) is True:
-                    matches.append((build_row.complete(row), record.model()))
-        return [model for _, model in self.sort(matches)]
+            return [model for _, model in self.sort(matches)[:limit]]
 
     def row(self, model: LoggedModel | Mapping[str, Any], index: int = 0) -> Row:
         """The row of one model: what the filter and the order read of it."""
@@ -585,13 +594,34 @@ def sort_in_order(items: list[_Item], keys: Sequence[tuple[Callable[[_Item], Any
     return items
 
 
+BATCH = 512
+"""How many of the caller's models :func:`batches` takes at a time."""
+
+
+def batches(items: Iterable[_Item]) -> Iterator[list[_Item]]:
+    """The items, :data:`BATCH` at a time, taken from the caller's iterator with the collector as the
+    caller has it: work on a batch may pause it (:func:`collector_paused`), never the caller's own code.
+
+    >>> [len(batch) for batch in batches(range(BATCH + 1))]
+    [512, 1]
+    """
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, BATCH)):
+        yield batch
+
+
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while models stream through.
+    """Pause Python's cycle collector around lmfilter's own work on a batch of models (and nothing else).
 
     Each match adds a validated model (dozens of small objects) to the result, and the collector's passes
-    over the growing result cost more than the filtering itself (about 40% of the time on 100k models).
-    Nothing made here forms a cycle, so reference counting frees all garbage as usual meanwhile."""
+    over everything the process holds cost more than the filtering itself (three quarters of the time on
+    30k models with the caller holding another 30k, by ``benchmarks/evaluate_throughput.py``). Paused, the new objects are counted and collected
+    together by the first collection after the batch, in the caller's time, as they would be anyway. Nothing
+    made here forms a cycle, so reference counting frees all garbage meanwhile. Only code that calls none
+    of the caller's runs inside: a caller's iterator always runs with the collector as the caller set it
+    (see :func:`batches`), and the collector is running again when the block ends, by an error too,
+    unless the caller had paused it."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -662,7 +692,7 @@ def compile_query(
     """Compile a filter, ``datasets`` and ``order_by`` for ``target`` (cached by their value).
 
     ``local_order``: also sort by params and tags, which servers cannot (the planner sorts locally)."""
-    tree = parse(filter) if isinstance(filter, str) else (filter if filter is not None else ast.MATCH_ALL)
+    tree = tree_of(filter)
     check_nesting(tree)  # a tree built by hand deeper than any filter: LMF105, not a RecursionError
     entries = tuple((d.dataset_name, d.dataset_digest) for d in datasets_of(datasets))
     return _compile_query(tree, entries, order_keys(order_by, local=local_order), get_target(target))
@@ -675,12 +705,16 @@ def select(
     datasets: Datasets = None,
     order_by: OrderByArg = None,
     target: str | Target = "mlflow",
+    max_results: int | None = None,
 ) -> list[LoggedModel]:
     """The models a search with this filter, ``datasets`` and ``order_by`` would return, in its order.
 
-    ``models`` is any iterable of :class:`~lmfilter.wire.LoggedModel` or API-JSON dicts; ``target`` picks
-    the semantics (``mlflow`` for MLflow 3.18, ``mlflow-3.17``, ``databricks``, ``local``). Raises
-    :class:`~lmfilter.FilterError` for a bad filter, :class:`~lmfilter.requests.RequestError` for a bad
-    ``datasets`` or ``order_by`` entry, and :class:`RecordError` for a malformed record.
+    ``models`` is any iterable of :class:`~lmfilter.wire.LoggedModel` or API-JSON dicts; ``filter`` a text
+    or a tree (``None``: every model); ``target`` picks the semantics (``mlflow`` for MLflow 3.18,
+    ``mlflow-3.17``, ``databricks``, ``local``). ``max_results`` keeps the first so many, as MLflow's
+    ``search_logged_models`` does: ``None`` all of them, ``0`` none. Raises :class:`~lmfilter.FilterError`
+    for a bad filter, :class:`~lmfilter.RequestError` for a bad ``datasets`` or ``order_by`` entry or a
+    ``max_results`` below 0, and :class:`RecordError` for a malformed record.
     """
-    return compile_query(filter, datasets=datasets, order_by=order_by, target=target).select(models)
+    query = compile_query(filter, datasets=datasets, order_by=order_by, target=target)
+    return query.select(models, max_results=max_results)

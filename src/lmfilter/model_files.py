@@ -15,7 +15,7 @@ current model are held. The path ``-`` reads standard input.
 
 Models come out as the dicts the JSON holds: their fields are checked later, by whoever reads them
 (:mod:`lmfilter.records`). What is wrong with the file itself (unreadable, not UTF-8, bad JSON, an item that
-is not an object, no ``"models"``) raises :class:`CacheError`, naming the file, the line and, where it
+is not an object, no ``"models"``) raises :class:`ModelFileError`, naming the file, the line and, where it
 helps, the column. A :class:`ModelFile` also tells how far it has read, for a progress display.
 
 >>> import io
@@ -28,7 +28,8 @@ helps, the column. A :class:`ModelFile` also tells how far it has read, for a pr
 >>> list(iter_models(io.BytesIO(b'[{"info": {}},\\n 7]')))
 Traceback (most recent call last):
 ...
-lmfilter.model_files.CacheError: <stream>:2:2: item 2 of the array is a number, not an object (a logged model)
+lmfilter.model_files.ModelFileError: <stream>:2:2: item 2 of the array is a number, not an object (a logged \
+model)
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal, Self
 
-__all__ = ["CacheError", "ModelFile", "Source", "iter_models", "json_value"]
+from lmfilter.errors import LmfilterError
+
+__all__ = ["CacheError", "ModelFile", "ModelFileError", "Source", "iter_models", "json_value"]
 
 #: A path (``-`` for standard input) or an open stream, binary or text.
 Source = str | os.PathLike[str] | IO[bytes] | IO[str]
@@ -59,10 +62,10 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class CacheError(ValueError):
+class ModelFileError(LmfilterError, ValueError):
     """A model file that cannot be read: ``source`` names it, ``line`` and ``column`` (from 1) the fault.
 
-    >>> str(CacheError("models.jsonl", "bad JSON: Expecting value", line=3, column=7))
+    >>> str(ModelFileError("models.jsonl", "bad JSON: Expecting value", line=3, column=7))
     'models.jsonl:3:7: bad JSON: Expecting value'
     """
 
@@ -70,6 +73,10 @@ class CacheError(ValueError):
         self.source, self.reason, self.line, self.column = source, reason, line, column
         where = source + "".join(f":{n}" for n in (line, column) if n is not None)
         super().__init__(f"{where}: {reason}")
+
+
+CacheError = ModelFileError
+"""The old name of :class:`ModelFileError` (when this module was ``lmfilter.cache``), kept for old code."""
 
 
 def _kind(value: object) -> str:
@@ -110,7 +117,7 @@ class ModelFile:
         try:
             return cls(Path(name).open("rb"), name, owned=True)
         except OSError as error:
-            raise CacheError(name, f"cannot read it: {error.strerror or error}") from None
+            raise ModelFileError(name, f"cannot read it: {error.strerror or error}") from None
 
     def close(self) -> None:
         """Close the file if :meth:`open` opened it (never standard input or a stream passed in)."""
@@ -152,7 +159,7 @@ class ModelFile:
                 return
             rest = self._rest()
             if rest.strip() and _whole_object(text) is not None:
-                raise CacheError(
+                raise ModelFileError(
                     self.name,
                     'a JSON object without "info": JSON lines need a logged model on each line',
                     number,
@@ -160,7 +167,7 @@ class ModelFile:
         elif head.startswith("["):
             rest = self._rest()
         else:
-            raise CacheError(
+            raise ModelFileError(
                 self.name,
                 'expected JSON lines, a JSON array or a search answer {"models": [...]}, '
                 f"not text starting {head[:12]!r}",
@@ -187,7 +194,7 @@ class ModelFile:
             except StopIteration:
                 return
             except (OSError, UnicodeDecodeError) as error:  # a failing disk, a text stream that is not text
-                raise CacheError(self.name, f"cannot read it: {_reason(error)}", number) from None
+                raise ModelFileError(self.name, f"cannot read it: {_reason(error)}", number) from None
             self.bytes_read += len(line)
             if isinstance(line, str):
                 yield number, line
@@ -195,13 +202,15 @@ class ModelFile:
             try:
                 yield number, line.decode("utf-8")
             except UnicodeDecodeError as error:
-                raise CacheError(self.name, f"not UTF-8: {error.reason}", number, error.start + 1) from None
+                raise ModelFileError(
+                    self.name, f"not UTF-8: {error.reason}", number, error.start + 1
+                ) from None
 
     def _jsonl(
         self, first: Model, first_text: str, number: int, lines: Iterator[tuple[int, str]]
     ) -> Iterator[Model]:
         if (fault := _not_text(first, first_text)) is not None:
-            raise CacheError(self.name, fault, number)
+            raise ModelFileError(self.name, fault, number)
         self._line, self.models_read = number, 1
         yield first
         for number, text in lines:
@@ -210,13 +219,13 @@ class ModelFile:
             try:
                 model = json_value(text)
             except json.JSONDecodeError as error:
-                raise CacheError(self.name, f"bad JSON: {error.msg}", number, error.colno) from None
+                raise ModelFileError(self.name, f"bad JSON: {error.msg}", number, error.colno) from None
             if not isinstance(model, dict):
-                raise CacheError(
+                raise ModelFileError(
                     self.name, f"expected an object (a logged model) on each line, not {_kind(model)}", number
                 )
             if (fault := _not_text(model, text)) is not None:
-                raise CacheError(self.name, fault, number)
+                raise ModelFileError(self.name, fault, number)
             self._line = number
             self.models_read += 1
             yield model
@@ -228,7 +237,7 @@ class ModelFile:
         try:
             rest: str | bytes = self._stream.read()
         except (OSError, UnicodeDecodeError) as error:
-            raise CacheError(self.name, f"cannot read it: {_reason(error)}") from None
+            raise ModelFileError(self.name, f"cannot read it: {_reason(error)}") from None
         self.bytes_read += len(rest)
         if isinstance(rest, str):
             return rest
@@ -236,11 +245,11 @@ class ModelFile:
             return rest.decode("utf-8")
         except UnicodeDecodeError as error:
             offset = self.bytes_read - len(rest) + error.start
-            raise CacheError(self.name, f"not UTF-8: {error.reason} at byte {offset}") from None
+            raise ModelFileError(self.name, f"not UTF-8: {error.reason} at byte {offset}") from None
 
-    def _error(self, reason: str, pos: int) -> CacheError:
+    def _error(self, reason: str, pos: int) -> ModelFileError:
         line = self._text.count("\n", 0, pos) + 1
-        return CacheError(self.name, reason, line, pos - self._text.rfind("\n", 0, pos))
+        return ModelFileError(self.name, reason, line, pos - self._text.rfind("\n", 0, pos))
 
     def _skip(self, pos: int) -> int:
         """The position of the next character that is not whitespace."""
@@ -317,10 +326,10 @@ class ModelFile:
         self._end(pos)
         if keys and "models" not in keys:
             if "info" in keys:
-                raise CacheError(
+                raise ModelFileError(
                     self.name, "holds one logged model: put it in a list [...], or write one model per line"
                 )
-            raise CacheError(
+            raise ModelFileError(
                 self.name,
                 f'no "models" key (it has {", ".join(map(repr, keys))}): expected a search answer '
                 '{"models": [...]}, a JSON array of models, or JSON lines',
@@ -450,7 +459,7 @@ def _regular_file_size(stream: IO[bytes] | IO[str]) -> int | None:
 def iter_models(source: Source) -> Iterator[Model]:
     """The models of a path (``-`` for standard input) or an open stream, one at a time.
 
-    Raises :class:`CacheError` when the file cannot be read or is not a model file (see the module).
+    Raises :class:`ModelFileError` when the file cannot be read or is not a model file (see the module).
     """
     with ModelFile.open(source) as models:
         yield from models

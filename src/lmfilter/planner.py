@@ -36,16 +36,23 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from lmfilter import ast
-from lmfilter.api import parse
+from lmfilter.api import tree_of
 from lmfilter.ast import Op
 from lmfilter.evaluate import Query, compile_query, has_metric_condition
 from lmfilter.native import is_native, unsupported
 from lmfilter.optimizer import MATCH_NONE, optimize, to_dnf
 from lmfilter.printer import to_text
-from lmfilter.requests import Datasets, OrderByArg, datasets_of, experiment_ids_of, order_keys
+from lmfilter.requests import (
+    Datasets,
+    OrderByArg,
+    datasets_of,
+    experiment_ids_of,
+    max_results_of,
+    order_keys,
+)
 from lmfilter.requests import compile as compile_request
 from lmfilter.schema import Target, get_target
 from lmfilter.wire import (
@@ -66,6 +73,9 @@ REQUEST_COST = 0.02
 """What one more request costs, as a share of fetching every model of the experiments."""
 
 Fetch = Callable[[SearchLoggedModelsRequest], SearchLoggedModelsResponse]
+
+Step: TypeAlias = "list[PageStream] | LoggedModel"
+"""What :meth:`Plan.steps` yields: the streams that need their next page, or the next model of the result."""
 
 
 @dataclass(frozen=True)
@@ -143,13 +153,15 @@ class Plan:
         lines.extend(f"  why: {reason}" for reason in self.reasons)
         return "\n".join(lines)
 
-    def steps(self) -> Generator[list[_Stream] | LoggedModel, None, None]:
-        """The plan without I/O: yields the streams that need their next page (the caller feeds each
-        with :meth:`_Stream.feed`), or the next model of the result. Raises
-        :class:`~lmfilter.wire.PagingError` when the pages would not end (see :class:`PageLimits`)."""
+    def steps(self) -> Generator[Step, None, None]:
+        """The plan without I/O: yields the streams that need their next page (a list of
+        :class:`PageStream`: the caller sends each one's :meth:`~PageStream.next_request` and gives the
+        answer to its :meth:`~PageStream.feed` before asking for the next step), or the next model of the
+        result (a :class:`~lmfilter.wire.LoggedModel`). Raises :class:`~lmfilter.wire.PagingError` when the
+        pages would not end (see :class:`PageLimits`); this is what :meth:`run` and the clients drive."""
         budget = _Budget(self.limits)
         streams = [
-            _Stream(r.body, self.page_size, self.query, i, budget) for i, r in enumerate(self.requests, 1)
+            PageStream(r.body, self.page_size, self.query, i, budget) for i, r in enumerate(self.requests, 1)
         ]
         if self.local_order:
             yield from self._sorted(streams)
@@ -165,7 +177,7 @@ class Plan:
             else:
                 yield step
 
-    def _merged(self, streams: list[_Stream]) -> Generator[list[_Stream] | LoggedModel, None, None]:
+    def _merged(self, streams: list[PageStream]) -> Generator[Step, None, None]:
         emitted, last = 0, None
         while self.max_results is None or emitted < self.max_results:
             live = yield from _refilled(streams)
@@ -179,7 +191,7 @@ class Plan:
                 emitted += 1
                 yield model
 
-    def _sorted(self, streams: list[_Stream]) -> Generator[list[_Stream] | LoggedModel, None, None]:
+    def _sorted(self, streams: list[PageStream]) -> Generator[Step, None, None]:
         found: dict[str, tuple[list[Any], LoggedModel]] = {}
         while live := (yield from _refilled(streams)):
             for stream in live:
@@ -191,7 +203,7 @@ class Plan:
         yield from (model for _, model in ordered[: self.max_results])
 
 
-def _refilled(streams: list[_Stream]) -> Generator[list[_Stream], None, list[_Stream]]:
+def _refilled(streams: list[PageStream]) -> Generator[list[PageStream], None, list[PageStream]]:
     """Ask for the next page of every stream whose buffer ran dry; then the streams with models left."""
     while hungry := [s for s in streams if s.hungry]:  # a page may come back empty yet not be the last
         budget = hungry[0].budget
@@ -232,8 +244,11 @@ def _token_id(token: str) -> bytes:
     return hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-class _Stream:
-    """The pages of one request, buffered, each model with its row and sort key."""
+class PageStream:
+    """The pages of one request of a plan, buffered, each model with its row and sort key.
+
+    :meth:`Plan.steps` yields the streams that need a page: send :meth:`next_request` (one search page)
+    and pass the server's answer to :meth:`feed`. Only :meth:`Plan.steps` makes them."""
 
     def __init__(
         self, body: SearchLoggedModelsRequest, page_size: int, query: Query, number: int, budget: _Budget
@@ -306,17 +321,16 @@ def plan(
     :class:`PageLimits`)."""
     limits = limits or PageLimits()
     profile = get_target(target)
-    tree = parse(filter) if isinstance(filter, str) else (filter if filter is not None else ast.MATCH_ALL)
+    tree = tree_of(filter)
     ids = list(experiment_ids_of(experiment_ids))
     entries = datasets_of(datasets)
     keys = order_keys(order_by, local=True)
     query = compile_query(tree, datasets=entries, order_by=order_by, target=profile, local_order=True)
     optimized = optimize(tree, profile)
-    size = page_size or profile.max_results or DEFAULT_PAGE_SIZE
+    size = max_results_of(page_size, least=1, where="page_size") or profile.max_results or DEFAULT_PAGE_SIZE
     if profile.max_results is not None:
         size = min(size, profile.max_results)
-    if max_results is not None and (isinstance(max_results, bool) or max_results < 0):
-        raise ValueError(f"max_results must be a whole number of at least 0, not {max_results!r}")
+    max_results = max_results_of(max_results, least=0)
     if optimized == MATCH_NONE or max_results == 0:
         reason = "the filter is a contradiction" if optimized == MATCH_NONE else "max_results is 0"
         return Plan(profile, optimized, (), MATCH_NONE, query, False, max_results, size, (reason,), limits)
@@ -472,4 +486,4 @@ def _shown(token: str) -> str:
     return repr(token if len(token) <= 40 else token[:40] + "...")
 
 
-__all__ = ["MAX_REQUESTS", "PageLimits", "Plan", "Request", "plan"]
+__all__ = ["MAX_REQUESTS", "PageLimits", "PageStream", "Plan", "Request", "Step", "plan"]

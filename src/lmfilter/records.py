@@ -41,6 +41,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from lmfilter.ast import ValueType
+from lmfilter.errors import LmfilterError, validation_message
 from lmfilter.schema import ATTRIBUTES
 from lmfilter.status import ModelStatus
 from lmfilter.wire import KeyValue, LoggedModel, LoggedModelInfo, Metric, MetricRow, parse_status, stored
@@ -50,7 +51,7 @@ __all__ = ["Record", "RecordError", "attribute_value"]
 _INFINITIES = (math.inf, -math.inf)
 
 
-class RecordError(ValueError):
+class RecordError(LmfilterError, ValueError):
     """A model record that is not a logged model: which one (index, model_id) and which field."""
 
     def __init__(self, index: int, model_id: str | None, field: str, message: str) -> None:
@@ -182,9 +183,7 @@ class Record:
         """The first fault the wire model found in a value that sits at ``path`` in the record."""
         first = error.errors()[0]
         where = ".".join(part for part in (path, *map(str, first["loc"])) if part)
-        got = "" if first["type"] == "missing" else f" (got {brief(first.get('input'))})"
-        message = first["msg"].removeprefix("Value error, ")  # what a validator of lmfilter.wire says
-        return self._error(where or "(record)", message + got)
+        return self._error(where or "(record)", validation_message(first, brief))
 
     def _duplicate(self, keys: Sequence[str], path: str) -> RecordError:
         """The error for the first key of ``keys`` (a record's params or tags) that appears twice."""

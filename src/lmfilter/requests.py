@@ -49,9 +49,10 @@ from typing import Any, Literal, TypeVar
 from pydantic import ValidationError
 
 from lmfilter import ast
-from lmfilter.api import parse
+from lmfilter.api import parse, tree_of
 from lmfilter.checker import gap_diagnostics
 from lmfilter.diagnostics import FilterError
+from lmfilter.errors import LmfilterError, kind_of, validation_message
 from lmfilter.native import is_native
 from lmfilter.optimizer.flatten import flatten
 from lmfilter.printer import to_text
@@ -59,7 +60,7 @@ from lmfilter.schema import Attribute, Target, attribute, get_target
 from lmfilter.wire import DatasetFilter, OrderBy, SearchLoggedModelsRequest
 
 
-class RequestError(ValueError):
+class RequestError(LmfilterError, ValueError):
     """A ``datasets`` or ``order_by`` entry the server would reject; ``where`` names the entry."""
 
     def __init__(self, where: str, message: str) -> None:
@@ -152,16 +153,46 @@ def _order_key(entry: OrderBy, where: str, local: bool = False) -> OrderKey:
 
 _M = TypeVar("_M", DatasetFilter, OrderBy)
 
+_EXAMPLES = {DatasetFilter: '{"dataset_name": "eval"}', OrderBy: '{"field_name": "name", "ascending": false}'}
+
 
 def _model(cls: type[_M], entry: _M | Mapping[str, Any], where: str) -> _M:
+    """An entry of ``datasets`` or ``order_by`` as its wire model, checked strictly: an object with only the
+    keys the API knows, each of its own JSON type (``"ascending": "no"`` is an error, not false: read as
+    a truthy string or as ``bool("no")`` it would sort the other way)."""
     if isinstance(entry, cls):
         return entry
+    if not isinstance(entry, Mapping):
+        raise RequestError(where, f"expected an object like {_EXAMPLES[cls]}, got {kind_of(entry)}")
+    known = cls.model_fields
+    unknown = [key for key in entry if key not in known]
+    if unknown:
+        raise RequestError(
+            f"{where}.{unknown[0]}" if isinstance(unknown[0], str) else where,
+            f"unknown key {unknown[0]!r} (the keys are {', '.join(known)})",
+        )
     try:
-        return cls.model_validate(entry)
+        return cls.model_validate(dict(entry), strict=True)
     except ValidationError as error:
         first = error.errors()[0]
         path = ".".join(str(part) for part in first["loc"])
-        raise RequestError(f"{where}.{path}" if path else where, first["msg"]) from None
+        raise RequestError(f"{where}.{path}" if path else where, validation_message(first)) from None
+
+
+def max_results_of(max_results: int | None, *, least: int, where: str = "max_results") -> int | None:
+    """``max_results`` (or another count, named by ``where``) checked: ``None`` (no limit) or a whole
+    number of at least ``least``.
+
+    >>> max_results_of(-1, least=0)
+    Traceback (most recent call last):
+    ...
+    lmfilter.requests.RequestError: max_results: must be a whole number of at least 0, not -1
+    """
+    if max_results is not None and (
+        isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < least
+    ):
+        raise RequestError(where, f"must be a whole number of at least {least}, not {max_results!r}")
+    return max_results
 
 
 def server_filter(tree: ast.Expr, target: str | Target = "mlflow") -> str:
@@ -218,16 +249,14 @@ def compile(  # noqa: A001 - the API's name
     """
     profile = get_target(target)
     text = filter if isinstance(filter, str) else ""
-    tree = parse(filter) if isinstance(filter, str) else (filter if filter is not None else ast.MATCH_ALL)
+    tree = tree_of(filter)
     text_out = _native_text(tree, profile, text)
     ids = experiment_ids_of(experiment_ids)
     if not ids or any(not i for i in ids):
         raise RequestError("experiment_ids", "give at least one experiment id (the server requires them)")
-    if max_results is not None:
-        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-            raise RequestError("max_results", f"must be a whole number of at least 1, not {max_results!r}")
-        if profile.max_results is not None and max_results > profile.max_results:
-            raise RequestError("max_results", f"{profile.title} returns at most {profile.max_results} a page")
+    max_results = max_results_of(max_results, least=1)
+    if max_results is not None and profile.max_results is not None and max_results > profile.max_results:
+        raise RequestError("max_results", f"{profile.title} returns at most {profile.max_results} a page")
     return SearchLoggedModelsRequest(
         experiment_ids=ids,
         filter=text_out or None,

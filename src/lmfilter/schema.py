@@ -22,6 +22,7 @@ from typing import Literal
 
 from lmfilter.ast import Entity, ValueType
 from lmfilter.diagnostics import did_you_mean
+from lmfilter.errors import LmfilterError
 
 ENTITY_PREFIXES: Mapping[str, Entity] = {entity.value: entity for entity in Entity}
 
@@ -221,7 +222,7 @@ TARGETS: Mapping[str, Target] = {
 }
 
 
-class UnknownTargetError(ValueError):
+class UnknownTargetError(LmfilterError, ValueError):
     """A target name that is not in :data:`TARGETS`."""
 
 

@@ -46,13 +46,14 @@ from lmfilter.evaluate import (
     Negation,
     Query,
     Slot,
+    batches,
     collector_paused,
     compile_query,
     read_slot,
     sort_in_order,
 )
 from lmfilter.records import Record
-from lmfilter.requests import Datasets, OrderByArg
+from lmfilter.requests import Datasets, OrderByArg, max_results_of
 from lmfilter.schema import Target
 from lmfilter.wire import LoggedModel
 
@@ -73,9 +74,12 @@ class ModelTable:
     """
 
     def __init__(self, models: Iterable[LoggedModel | Mapping[str, Any]]) -> None:
-        with collector_paused():
-            items = list(models)
-            self._records = [Record.of(item, i) for i, item in enumerate(items)]
+        items: list[LoggedModel | Mapping[str, Any]] = []
+        self._records: list[Record] = []
+        for batch in batches(models):  # the caller's iterator runs with the collector as the caller set it
+            with collector_paused():
+                self._records.extend(Record.of(item, i) for i, item in enumerate(batch, len(items)))
+                items.extend(batch)
         self._models: list[LoggedModel | None] = [
             m if type(m) is LoggedModel or isinstance(m, LoggedModel) else None for m in items
         ]
@@ -100,17 +104,20 @@ class ModelTable:
         datasets: Datasets = None,
         order_by: OrderByArg = None,
         target: str | Target = "mlflow",
+        max_results: int | None = None,
     ) -> list[LoggedModel]:
         """The models a search would return, in its order: the same as :func:`~lmfilter.select`."""
-        return self.run(compile_query(filter, datasets=datasets, order_by=order_by, target=target))
+        query = compile_query(filter, datasets=datasets, order_by=order_by, target=target)
+        return self.run(query, max_results=max_results)
 
-    def run(self, query: Query) -> list[LoggedModel]:
-        """The models a compiled query matches, in its order."""
+    def run(self, query: Query, *, max_results: int | None = None) -> list[LoggedModel]:
+        """The first ``max_results`` models (all with ``None``) a compiled query matches, in its order."""
+        limit = max_results_of(max_results, least=0)
         with collector_paused():
             true, _ = self._verdicts(query.logic, query.slots, self._everyone)
             mask = true.to_bytes(self._size, "little")
             chosen = self._ordered(mask, tuple((query.slots[i], ascending) for i, ascending in query.order))
-            return self._results(chosen)
+            return self._results(chosen[:limit])
 
     # ---- verdicts ---------------------------------------------------------------------------------
     #

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lmfilter import ast
+from lmfilter.api import tree_of
 from lmfilter.optimizer.canonical import canonical
 from lmfilter.optimizer.contradictions import contradictions
 from lmfilter.optimizer.dedupe import dedupe
@@ -60,13 +61,15 @@ MAX_ROUNDS = 8
 __all__ = ["MATCH_NONE", "RULES", "Facts", "optimize", "to_dnf"]
 
 
-def optimize(tree: ast.Expr, target: str | Target = "mlflow") -> ast.Expr:
-    """A tree that matches the same models as ``tree`` for ``target``, simplified.
+def optimize(tree: str | ast.Expr, target: str | Target = "mlflow") -> ast.Expr:
+    """A tree that matches the same models as ``tree`` (a tree, or a filter's text) for ``target``,
+    simplified.
 
     What it returns has a text (:func:`lmfilter.format`) that means the same, and ``compile``, ``plan``
     and ``select`` take it. Raises :class:`~lmfilter.FilterError` ``LMF105`` for a tree built by hand that
     nests deeper than any filter's text may (comparing or hashing it would recurse past Python's limit).
     """
+    tree = tree_of(tree)
     check_nesting(tree)
     facts = Facts(get_target(target))
     for _ in range(MAX_ROUNDS):
