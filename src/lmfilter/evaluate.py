@@ -546,10 +546,12 @@ class Query:
         matches: list[tuple[Row, LoggedModel]] = []
         predicate, build_row = self.predicate, self.build_row
         index = 0
+        ids: set[str] = set()
         for batch in batches(models):
             with collector_paused():
                 for item in batch:
                     record = Record.of(item, index)
+                    record.first_of_its_id(ids)
                     index += 1
                     row = build_row(record, late=True)
                     if predicate(row) is True:
@@ -616,12 +618,12 @@ def collector_paused() -> Iterator[None]:
 
     Each match adds a validated model (dozens of small objects) to the result, and the collector's passes
     over everything the process holds cost more than the filtering itself (three quarters of the time on
-    30k models with the caller holding another 30k, by ``benchmarks/evaluate_throughput.py``). Paused, the new objects are counted and collected
-    together by the first collection after the batch, in the caller's time, as they would be anyway. Nothing
-    made here forms a cycle, so reference counting frees all garbage meanwhile. Only code that calls none
-    of the caller's runs inside: a caller's iterator always runs with the collector as the caller set it
-    (see :func:`batches`), and the collector is running again when the block ends, by an error too,
-    unless the caller had paused it."""
+    30k models with the caller holding another 30k, by ``benchmarks/evaluate_throughput.py``). Paused, the
+    new objects are counted and collected together by the first collection after the batch, in the caller's
+    time, as they would be anyway. Nothing made here forms a cycle, so reference counting frees all garbage
+    meanwhile. Only code that calls none of the caller's runs inside: a caller's iterator always runs with
+    the collector as the caller set it (see :func:`batches`), and the collector is running again when the
+    block ends, by an error too, unless the caller had paused it."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -9,9 +9,13 @@ told apart by their content:
   leave an empty list out).
 
 The first non-blank character decides: ``[`` is an array; ``{`` is JSON lines when the first line alone is a
-whole JSON object holding ``"info"``, and otherwise the whole file is one object, a search answer. An array
-or an answer is read into memory as text, but its models are decoded one at a time, so only the text and the
-current model are held. The path ``-`` reads standard input.
+whole JSON object holding ``"info"``, and otherwise the whole file is one object, a search answer; anything
+else is an error as soon as it is read. An array or an answer is read into memory as text, but its models are
+decoded one at a time, so only the text and the current model are held. The path ``-`` reads standard input.
+
+Lines are read in pieces of at most :data:`PIECE` characters: blank text costs no memory however long, and a
+line of JSON lines holds at most :data:`MAX_LINE` characters (a longer one is a :class:`ModelFileError` naming
+it), so neither a file of one endless line nor ``/dev/zero`` fills the memory before an error.
 
 Models come out as the dicts the JSON holds: their fields are checked later, by whoever reads them
 (:mod:`lmfilter.records`). What is wrong with the file itself (unreadable, not UTF-8, bad JSON, an item that
@@ -53,13 +57,24 @@ __all__ = ["CacheError", "ModelFile", "ModelFileError", "Source", "iter_models",
 #: A path (``-`` for standard input) or an open stream, binary or text.
 Source = str | os.PathLike[str] | IO[bytes] | IO[str]
 Model = dict[str, Any]
+Raw = (
+    Any  # text as a stream gives it: str or bytes, one kind for the whole stream (unions of both type badly)
+)
 
 _WHITESPACE = " \t\r\n"  # JSON's
+_BLANK: dict[type, Any] = {str: _WHITESPACE, bytes: _WHITESPACE.encode()}
+_NEWLINE: dict[type, Any] = {str: "\n", bytes: b"\n"}
 _SPACES = re.compile(r"[ \t\r\n]*")
 _KINDS = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
 _decoder = json.JSONDecoder()
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+MAX_LINE = 64 * 1024 * 1024
+"""Most characters (bytes, for a binary stream) of one line of JSON lines, blanks around it not counted."""
+
+PIECE = 1024 * 1024
+"""Most characters (or bytes) read at a time while a line is read."""
 
 
 class ModelFileError(LmfilterError, ValueError):
@@ -143,77 +158,151 @@ class ModelFile:
         if self._started:
             raise RuntimeError(f"{self.name} is being read or was read already")
         self._started = True
-        lines = self._lines()
-        found = next(((n, text) for n, text in lines if text.strip()), None)
+        found = self._first_line()
         if found is None:
-            return  # an empty file holds no model
-        number, text = found
-        if number == 1:
-            text = text.removeprefix("\ufeff")
-        head = text.lstrip(_WHITESPACE)
-        if head.startswith("{"):
-            first = _whole_object(text) if _starts_a_model(text) else None
-            if first is not None:
-                self.format = "jsonl"
-                yield from self._jsonl(first, text, number, lines)
-                return
-            rest = self._rest()
-            if rest.strip() and _whole_object(text) is not None:
-                raise ModelFileError(
-                    self.name,
-                    'a JSON object without "info": JSON lines need a logged model on each line',
-                    number,
-                )
-        elif head.startswith("["):
-            rest = self._rest()
+            return  # an empty (or blank) file holds no model
+        number, raw, lead = found
+        head = raw.lstrip(_BLANK[type(raw)])
+        first_char = head[:1].decode("utf-8", "replace") if isinstance(head, bytes) else head[:1]
+        if first_char == "{":
+            raw, whole = self._line_rest(raw, number, MAX_LINE)
+            if whole:
+                text = self._decoded(raw, number, lead)
+                first = _whole_object(text) if _starts_a_model(text) else None
+                if first is not None:
+                    self.format = "jsonl"
+                    yield from self._jsonl(first, text, number)
+                    return
+                rest = self._rest(raw[:0])
+                if rest.strip() and _whole_object(text) is not None:
+                    raise ModelFileError(
+                        self.name,
+                        'a JSON object without "info": JSON lines need a logged model on each line',
+                        number,
+                    )
+                text += rest
+            else:
+                start = self._decoded(raw[:PIECE], number, lead, partial=True)
+                if _starts_a_model(start):
+                    raise ModelFileError(
+                        self.name,
+                        f"a line longer than {MAX_LINE:,} characters: JSON lines hold at most that",
+                        number,
+                    )
+                text = self._rest(raw)
+        elif first_char == "[":
+            text = self._rest(raw)
         else:
+            shown = head[:12].decode("utf-8", "replace") if isinstance(head, bytes) else head[:12]
             raise ModelFileError(
                 self.name,
                 'expected JSON lines, a JSON array or a search answer {"models": [...]}, '
-                f"not text starting {head[:12]!r}",
+                f"not text starting {shown!r}",
                 number,
-                len(text) - len(head) + 1,
+                lead + len(raw) - len(head) + 1,
             )
         # One JSON value: read whole (after the blank lines skipped), decoded a model at a time.
-        self._text = "\n" * (number - 1) + text + rest
-        if head.startswith("["):
+        self._text = "\n" * (number - 1) + " " * lead + text
+        if first_char == "[":
             self.format = "array"
             self._end((yield from self._array(self._skip(0))))
         else:
             self.format = "response"
             yield from self._answer()
 
-    # ---- JSON lines -----------------------------------------------------------------------------------
+    # ---- lines, in pieces -----------------------------------------------------------------------------
 
-    def _lines(self) -> Iterator[tuple[int, str]]:
-        """Each line (with its end) and its number, counting what was read."""
-        stream = iter(self._stream)
-        for number in itertools.count(1):
-            try:
-                line = next(stream)
-            except StopIteration:
-                return
-            except (OSError, UnicodeDecodeError) as error:  # a failing disk, a text stream that is not text
-                raise ModelFileError(self.name, f"cannot read it: {_reason(error)}", number) from None
-            self.bytes_read += len(line)
-            if isinstance(line, str):
-                yield number, line
+    def _piece(self, number: int) -> Raw:
+        """The next piece of the current line (ending with its newline, or :data:`PIECE` long)."""
+        try:
+            piece: Raw = self._stream.readline(PIECE)
+        except (OSError, UnicodeDecodeError) as error:  # a failing disk, a text stream that is not text
+            raise ModelFileError(self.name, f"cannot read it: {_reason(error)}", number) from None
+        self.bytes_read += len(piece)
+        return piece
+
+    def _read_line(self, number: int, limit: int) -> tuple[Raw, int, bool] | None:
+        """Line ``number`` as read, without the blanks it starts with (only their count is kept, so blank
+        text costs no memory), its content cut once it is over ``limit``; whether it is all there; ``None``
+        at the end of the file."""
+        kept: Raw | None = None
+        lead, read_any = 0, False
+        while True:
+            piece = self._piece(number)
+            if not piece:
+                break
+            read_any = True
+            if kept is None and not piece.strip(_BLANK[type(piece)]):
+                if piece.endswith(_NEWLINE[type(piece)]):
+                    return piece[:0], lead, True  # a blank line
+                lead += len(piece)
                 continue
-            try:
-                yield number, line.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise ModelFileError(
-                    self.name, f"not UTF-8: {error.reason}", number, error.start + 1
-                ) from None
+            kept = piece if kept is None else kept + piece
+            if piece.endswith(_NEWLINE[type(piece)]):
+                break
+            if len(kept) > limit:
+                return kept, lead, False
+        if not read_any:
+            return None
+        return (kept if kept is not None else ""), lead, True
 
-    def _jsonl(
-        self, first: Model, first_text: str, number: int, lines: Iterator[tuple[int, str]]
-    ) -> Iterator[Model]:
+    def _first_line(self) -> tuple[int, Raw, int] | None:
+        """The first line that is not blank: its number, its text from its first piece that is not blank
+        (maybe not the whole line), and how many blanks come before it."""
+        for number in itertools.count(1):
+            line = self._read_line(number, 0)
+            if line is None:
+                return None
+            raw, lead, _ = line
+            if number == 1:
+                raw = raw.removeprefix("\ufeff".encode() if isinstance(raw, bytes) else "\ufeff")
+            if raw.strip(_BLANK[type(raw)]):
+                return number, raw, lead
+        return None  # pragma: no cover - the count never ends
+
+    def _line_rest(self, raw: Raw, number: int, limit: int) -> tuple[Raw, bool]:
+        """``raw``, the start of line ``number``, with the rest of the line; cut once over ``limit``."""
+        while not raw.endswith(_NEWLINE[type(raw)]) and len(raw) <= limit:
+            piece = self._piece(number)
+            if not piece:
+                return raw, True
+            raw += piece
+        return raw, len(raw) <= limit
+
+    def _decoded(self, raw: Raw, number: int, lead: int, *, partial: bool = False) -> str:
+        if isinstance(raw, str):
+            return raw
+        try:
+            text: str = raw.decode("utf-8", "ignore" if partial else "strict")
+            return text
+        except UnicodeDecodeError as error:
+            raise ModelFileError(
+                self.name, f"not UTF-8: {error.reason}", number, lead + error.start + 1
+            ) from None
+
+    def _lines(self, after: int) -> Iterator[tuple[int, str]]:
+        """Each line after line ``after`` that is not blank, and its number; one over :data:`MAX_LINE` is an
+        error."""
+        for number in itertools.count(after + 1):
+            line = self._read_line(number, MAX_LINE)
+            if line is None:
+                return
+            raw, lead, whole = line
+            if not whole:
+                raise ModelFileError(
+                    self.name,
+                    f"a line longer than {MAX_LINE:,} characters: JSON lines hold at most that",
+                    number,
+                )
+            if raw:
+                yield number, " " * lead + self._decoded(raw, number, lead)
+
+    def _jsonl(self, first: Model, first_text: str, first_number: int) -> Iterator[Model]:
         if (fault := _not_text(first, first_text)) is not None:
-            raise ModelFileError(self.name, fault, number)
-        self._line, self.models_read = number, 1
+            raise ModelFileError(self.name, fault, first_number)
+        self._line, self.models_read = first_number, 1
         yield first
-        for number, text in lines:
+        for number, text in self._lines(first_number):
             if not text.strip():
                 continue
             try:
@@ -232,19 +321,20 @@ class ModelFile:
 
     # ---- one JSON value, decoded a model at a time ----------------------------------------------------
 
-    def _rest(self) -> str:
-        """The rest of the stream, whole."""
+    def _rest(self, head: Raw) -> str:
+        """``head`` (what was read of the stream's last line) and the rest of the stream, whole, as text."""
         try:
             rest: str | bytes = self._stream.read()
         except (OSError, UnicodeDecodeError) as error:
             raise ModelFileError(self.name, f"cannot read it: {_reason(error)}") from None
         self.bytes_read += len(rest)
-        if isinstance(rest, str):
-            return rest
+        whole: str | bytes = head + rest
+        if isinstance(whole, str):
+            return whole
         try:
-            return rest.decode("utf-8")
+            return whole.decode("utf-8")
         except UnicodeDecodeError as error:
-            offset = self.bytes_read - len(rest) + error.start
+            offset = self.bytes_read - len(whole) + error.start
             raise ModelFileError(self.name, f"not UTF-8: {error.reason} at byte {offset}") from None
 
     def _error(self, reason: str, pos: int) -> ModelFileError:

@@ -58,6 +58,7 @@ from lmfilter.schema import Target, get_target
 from lmfilter.wire import (
     DatasetFilter,
     LoggedModel,
+    MalformedAnswerError,
     PagingError,
     SearchLoggedModelsRequest,
     SearchLoggedModelsResponse,
@@ -160,8 +161,10 @@ class Plan:
         result (a :class:`~lmfilter.wire.LoggedModel`). Raises :class:`~lmfilter.wire.PagingError` when the
         pages would not end (see :class:`PageLimits`); this is what :meth:`run` and the clients drive."""
         budget = _Budget(self.limits)
+        ordered = not self.local_order  # merged: each stream must come in the plan's order
         streams = [
-            PageStream(r.body, self.page_size, self.query, i, budget) for i, r in enumerate(self.requests, 1)
+            PageStream(r.body, self.page_size, self.query, i, budget, ordered=ordered)
+            for i, r in enumerate(self.requests, 1)
         ]
         if self.local_order:
             yield from self._sorted(streams)
@@ -178,15 +181,18 @@ class Plan:
                 yield step
 
     def _merged(self, streams: list[PageStream]) -> Generator[Step, None, None]:
-        emitted, last = 0, None
+        # Each model id once: a model two requests of a fan-out both match, and a model a server lists
+        # again (its offset paging shifts when a model is created meanwhile), come out the first time only.
+        # Keys need not tell them apart (the same model may come back with other values), so ids are kept.
+        emitted, seen = 0, set[str]()
         while self.max_results is None or emitted < self.max_results:
             live = yield from _refilled(streams)
             if not live:
                 return
             _, row, model = min(live, key=lambda s: s.buffer[0][0]).pop()
-            if model.model_id == last:
-                continue  # the same model from another request: equal keys, so it comes right after
-            last = model.model_id
+            if model.model_id in seen:
+                continue
+            seen.add(model.model_id)
             if self.query.matches(row):
                 emitted += 1
                 yield model
@@ -248,10 +254,18 @@ class PageStream:
     """The pages of one request of a plan, buffered, each model with its row and sort key.
 
     :meth:`Plan.steps` yields the streams that need a page: send :meth:`next_request` (one search page)
-    and pass the server's answer to :meth:`feed`. Only :meth:`Plan.steps` makes them."""
+    and pass the server's answer to :meth:`feed`. Only :meth:`Plan.steps` makes them. With ``ordered``
+    (the plan merges the streams), :meth:`feed` checks that the models come in the order asked for."""
 
     def __init__(
-        self, body: SearchLoggedModelsRequest, page_size: int, query: Query, number: int, budget: _Budget
+        self,
+        body: SearchLoggedModelsRequest,
+        page_size: int,
+        query: Query,
+        number: int,
+        budget: _Budget,
+        *,
+        ordered: bool = False,
     ) -> None:
         self.request = body.model_copy(update={"max_results": page_size})
         self.query = query
@@ -261,6 +275,8 @@ class PageStream:
         self.pages = 0
         self.empty_in_a_row = 0
         self.tokens: set[bytes] = set()
+        self.ordered = ordered
+        self.last: tuple[tuple[Any, ...], str] | None = None  # the key and id of the last model fed
 
     @property
     def hungry(self) -> bool:
@@ -271,7 +287,10 @@ class PageStream:
 
     def feed(self, page: SearchLoggedModelsResponse) -> None:
         """Take the answer to :meth:`next_request`; raise :class:`~lmfilter.wire.PagingError` when the
-        server's next token would make the pages go round (or on for ever with nothing in them)."""
+        server's next token would make the pages go round (or on for ever with nothing in them), and
+        :class:`~lmfilter.wire.MalformedAnswerError` when a model of a merged stream sorts before the one
+        fed before it, on this page or an earlier one (the k-way merge would give the wrong order). Equal
+        keys pass: a model listed again as paging shifts is skipped by the merge."""
         self.pages += 1
         self.empty_in_a_row = 0 if page.models else self.empty_in_a_row + 1
         token = page.next_page_token
@@ -288,7 +307,21 @@ class PageStream:
             self.request = self.request.model_copy(update={"page_token": token})
         for model in page.models:
             row = self.query.row(model)
-            self.buffer.append((self.query.key(row), row, model))
+            key = self.query.key(row)
+            if self.ordered:
+                self._in_order(key, model.model_id)
+            self.buffer.append((key, row, model))
+
+    def _in_order(self, key: tuple[Any, ...], model_id: str) -> None:
+        if self.last is not None and key < self.last[0]:
+            self.exhausted = True
+            order = ", ".join(k.describe() for k in order_keys(self.request.order_by))
+            raise MalformedAnswerError(
+                f"the server answered search request {self.number} ({self.request.filter or 'no filter'}) "
+                f"out of order: model {_shown(model_id)} after {_shown(self.last[1])}, in page "
+                f"{self.pages}, sorting by {order}; lmfilter merges the answers in that order"
+            )
+        self.last = (key, model_id)
 
     def _stop(self, why: str) -> None:
         self.exhausted = True

@@ -18,7 +18,8 @@ the other rejects too. On top of the wire's forms, two rules hold for both:
   ``UNSPECIFIED``). So ``name IS NULL`` matches nothing, as the optimizer and the checker assume
   (:attr:`lmfilter.schema.Attribute.nullable`);
 - a key that appears twice in a record's params or tags is a :class:`RecordError`: a server keeps one value
-  per key, so such a record never came from one.
+  per key, so such a record never came from one. So is a model id that two records of one search hold
+  (:meth:`Record.first_of_its_id`): a server holds one model per id.
 
 Metric rows come out as :data:`MetricRow` tuples, with values as the MLflow SQL store keeps them (NaN as 0,
 infinities as the largest doubles).
@@ -175,6 +176,16 @@ class Record:
     def model(self) -> LoggedModel:
         """The record as a validated :class:`LoggedModel`."""
         raise NotImplementedError
+
+    def first_of_its_id(self, seen: set[str]) -> None:
+        """Add this record's model id to ``seen`` (the ids of the records before it); raise
+        :class:`RecordError` if it is there already: a server holds one model per id, so two records with
+        one id never came from one server (and a search would list that model once, not twice)."""
+        if self.model_id in seen:
+            raise self._error(
+                "info.model_id", "another record before it has this id: a server holds one model per id"
+            )
+        seen.add(self.model_id)
 
     def _error(self, field: str, message: str) -> RecordError:
         return RecordError(self._index, self.model_id, field, message)

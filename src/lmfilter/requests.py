@@ -249,7 +249,8 @@ def compile(  # noqa: A001 - the API's name
     """
     profile = get_target(target)
     text = filter if isinstance(filter, str) else ""
-    tree = tree_of(filter)
+    # A tree flattened first: an AND chain too deep for any text still has a flat one, which a server takes.
+    tree = tree_of(flatten(filter) if isinstance(filter, ast.Expr) else filter)
     text_out = _native_text(tree, profile, text)
     ids = experiment_ids_of(experiment_ids)
     if not ids or any(not i for i in ids):

@@ -76,9 +76,13 @@ class ModelTable:
     def __init__(self, models: Iterable[LoggedModel | Mapping[str, Any]]) -> None:
         items: list[LoggedModel | Mapping[str, Any]] = []
         self._records: list[Record] = []
+        ids: set[str] = set()
         for batch in batches(models):  # the caller's iterator runs with the collector as the caller set it
             with collector_paused():
-                self._records.extend(Record.of(item, i) for i, item in enumerate(batch, len(items)))
+                for i, item in enumerate(batch, len(items)):
+                    record = Record.of(item, i)
+                    record.first_of_its_id(ids)
+                    self._records.append(record)
                 items.extend(batch)
         self._models: list[LoggedModel | None] = [
             m if type(m) is LoggedModel or isinstance(m, LoggedModel) else None for m in items
