@@ -41,6 +41,7 @@ from lmfilter.requests import (
 from lmfilter.schema import TARGETS, Target, UnknownTargetError, get_target
 from lmfilter.status import ModelStatus
 from lmfilter.table import ModelTable
+from lmfilter.version import __version__ as __version__
 from lmfilter.wire import (
     DatasetFilter,
     KeyValue,
@@ -53,8 +54,6 @@ from lmfilter.wire import (
     OrderBy,
     PagingError,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "TARGETS",

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmfilter import __version__
 from lmfilter.api import check
 from lmfilter.diagnostics import MAX_MESSAGE, SEVERITY_RANK, Diagnostic, Fix, Severity, Span, frame, shown
 from lmfilter.documents import Found, Kind, filters_in, kind_of, utf16_column
 from lmfilter.schema import Target
+from lmfilter.version import __version__
 
 SKIPPED_CODE = "LMF401"  # a filter found in a document but not linted (the reason is the message)
 
