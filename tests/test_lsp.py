@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -17,11 +18,14 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pytest
+import pytest_asyncio
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lmfilter.lsp import REFRESH_MODELS, main
+import lmfilter
+from lmfilter.lsp import LIVE_LIMIT, REFRESH_MODELS, main
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "examples" / "models.json"
@@ -47,9 +51,12 @@ INITIALIZED: dict[str, types.InitializeResult] = {}
 
 @_lsp_fixture(config=ClientServerConfig(server_command=[*SERVER, "--models", str(MODELS)]), scope="module")
 async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
+    loaded = lsp_client.protocol.wait_for_notification_async(types.WINDOW_LOG_MESSAGE)
     INITIALIZED["models"] = await lsp_client.initialize_session(
         types.InitializeParams(capabilities=CAPABILITIES)
     )
+    # Requests wait a second at most for models still loading: let them load first, however slowly.
+    assert (await asyncio.wait_for(loaded, 30)).message.startswith("lmfilter: 38 models from")
     yield
     await lsp_client.shutdown_session()
 
@@ -61,8 +68,19 @@ async def started(*arguments: str) -> LanguageClient:
 
 
 async def stop(lsp_client: LanguageClient) -> None:
-    await lsp_client.shutdown_session()
-    await cast("Callable[[], Awaitable[None]]", lsp_client.stop)()
+    """Shut the server down; one that does not exit in time is killed, and the test fails."""
+
+    async def shut_down() -> None:
+        await lsp_client.shutdown_session()
+        await cast("Callable[[], Awaitable[None]]", lsp_client.stop)()
+
+    try:
+        await asyncio.wait_for(shut_down(), 30)
+    except TimeoutError:
+        server = cast("asyncio.subprocess.Process | None", getattr(lsp_client, "_server", None))
+        if server is not None and server.returncode is None:
+            server.kill()
+        raise
 
 
 # ---- documents and positions, counted independently of the server -------------------------------------
@@ -667,9 +685,12 @@ async def test_keys_from_a_server_fetched_once_and_refreshed_on_command(
     lsp = await started()
     try:
         options = {"server": url, "experiment_id": "7"}
+        loaded = lsp.protocol.wait_for_notification_async(types.WINDOW_LOG_MESSAGE)
         await lsp.initialize_session(
             types.InitializeParams(capabilities=CAPABILITIES, initialization_options=options)
         )
+        # Completion waits a second at most for models still loading: let them load, however slowly.
+        assert (await asyncio.wait_for(loaded, 30)).message.startswith("lmfilter: 1 models from")
         assert labels(await complete(lsp, "params.|")) == ["params.alpha"]
         assert labels(await complete(lsp, "params.alpha = |")) == ["'0.1'"]
         assert len(searches) == 1
@@ -704,3 +725,765 @@ async def test_command_line_needs_an_experiment_with_a_server(capsys: pytest.Cap
         main(["--server", "http://127.0.0.1:1"])
     assert exit_info.value.code == 2
     assert "--server and --experiment-id go together" in capsys.readouterr().err
+
+
+# ---- hostile text: lone surrogates, line ends, edits --------------------------------------------------
+
+
+async def test_lone_surrogates_count_one_utf16_unit(client: LanguageClient) -> None:
+    # JSON carries "\ud800" to the server, which no file or UTF-8 codec holds; the client counts one unit.
+    _, diagnostics = await open_document(client, "lone.lmf", "tags.`\ud800` = '\udc00' AND nmae = 'y'\n")
+    assert summary(diagnostics) == [("LMF202", ERROR, at(0, 19, 23))]
+    text = "import mlflow\nmlflow.search_logged_models(filter_string=\"tags.`\ud800` = 'x' AND nmae = 2\")\n"
+    _, diagnostics = await open_document(client, "lone.py", text, "python")
+    assert summary(diagnostics) == [("LMF202", ERROR, at(1, 62, 66))]
+
+
+async def test_lines_end_where_lsp_says(client: LanguageClient) -> None:
+    # \r\n and a lone \r end lines; U+2028 and a form feed (which str.splitlines splits at) do not.
+    text = "name = 'a'\r\nnmae = 'b'\rtags.t = 'x\u2028y' AND nmae = 'c'\nname = 'd\x0c' AND nmae = 'e'\r\n"
+    _, diagnostics = await open_document(client, "ends.lmf", text)
+    assert summary(diagnostics) == [
+        ("LMF202", ERROR, at(1, 0, 4)),
+        ("LMF202", ERROR, at(2, 19, 23)),
+        ("LMF202", ERROR, at(3, 16, 20)),
+    ]
+    source = "import mlflow\r\nmlflow.search_logged_models(filter_string=\"nmae = 'x'\")\r\n"
+    _, diagnostics = await open_document(client, "ends.py", source, "python")
+    assert summary(diagnostics) == [("LMF202", ERROR, at(1, 43, 47))]
+    source = "import mlflow\rmlflow.search_logged_models(filter_string=\"nmae = 'x'\")\r"
+    _, diagnostics = await open_document(client, "cr.py", source, "python")
+    assert summary(diagnostics) == [("LMF202", ERROR, at(1, 43, 47))]
+
+
+def edit(start: tuple[int, int], end: tuple[int, int], text: str) -> types.TextDocumentContentChangePartial:
+    return types.TextDocumentContentChangePartial(
+        range=types.Range(start=types.Position(*start), end=types.Position(*end)), text=text
+    )
+
+
+async def change_by(
+    lsp: LanguageClient, uri: str, version: int, *changes: types.TextDocumentContentChangePartial
+) -> list[types.Diagnostic]:
+    params = types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=list(changes),
+    )
+    return await published(lsp, lambda: lsp.text_document_did_change(params), uri, version)
+
+
+async def test_edits_apply_in_utf16_units_and_in_turn(client: LanguageClient) -> None:
+    uri, diagnostics = await open_document(client, "edits.lmf", "tags.`😀` = 'x'\r\nnmae = 'b'\n")
+    assert summary(diagnostics) == [("LMF202", ERROR, at(1, 0, 4))]
+    assert await change_by(client, uri, 2, edit((1, 0), (1, 4), "name")) == []
+    # Two edits in one change, the second at positions of the text the first made.
+    diagnostics = await change_by(
+        client, uri, 3, edit((0, 15), (0, 15), " AND nmae = 'z'"), edit((1, 0), (1, 0), "metric.x > 1 AND ")
+    )
+    assert summary(diagnostics) == [("LMF202", ERROR, at(0, 20, 24)), ("LMF201", ERROR, at(1, 0, 6))]
+
+
+async def test_edits_outside_the_text_are_clamped_and_logged(client: LanguageClient) -> None:
+    uri, _ = await open_document(client, "clamped.lmf", "name = 'a'\n")
+    logged = len(client.log_messages)
+    # Past the last line: at the end of the text, as LSP's reference implementation takes it.
+    diagnostics = await change_by(client, uri, 2, edit((99, 0), (99, 5), "nmae = 'q'"))
+    assert summary(diagnostics) == [("LMF202", ERROR, at(1, 0, 4))]
+    # Past the end of a line: at its end. A start after the end: between the two.
+    diagnostics = await change_by(
+        client, uri, 3, edit((1, 4), (1, 0), "name"), edit((0, 50), (0, 90), " OR nmae = 'x'")
+    )
+    assert summary(diagnostics) == [("LMF301", INFO, at(0, 11, 13)), ("LMF202", ERROR, at(0, 14, 18))]
+    messages = [m.message for m in client.log_messages[logged:]]
+    assert any("reaches past the end" in m and "line 99" in m for m in messages)
+    assert any("after its end" in m for m in messages)
+
+
+async def test_a_surrogate_pair_split_and_joined_again(client: LanguageClient) -> None:
+    uri, _ = await open_document(client, "split.lmf", "tags.`😀` = 'x'\n")
+    await change_by(client, uri, 2, edit((0, 6), (0, 7), ""))  # the high half goes: a lone low one stays
+    await change_by(client, uri, 3, edit((0, 6), (0, 6), "\ud83d"))
+    params = types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(0, 2)
+    )
+    assert "**tags.`😀`** — string" in hover_text(await client.text_document_hover_async(params))
+
+
+async def test_completion_right_after_a_change_reads_the_changed_text(client: LanguageClient) -> None:
+    text = "import mlflow\nmlflow.search_logged_models(filter_string=\"name = 'x'\")\n"
+    uri, _ = await open_document(client, "typed.py", text, "python")
+    typed = types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[edit((1, 53), (1, 53), " AND metrics.")],
+    )
+    client.text_document_did_change(typed)  # and at once, before the lint of it is published:
+    params = types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(1, 66)
+    )
+    result = await client.text_document_completion_async(params)
+    assert isinstance(result, types.CompletionList)
+    assert edit_of(list(result.items), "metrics.acc") == (at(1, 58, 66), "metrics.acc")
+
+
+async def test_documents_known_by_language_and_by_uri_however_escaped(client: LanguageClient) -> None:
+    untitled = f"untitled:Untitled-{next(_numbers)}"  # no file name: the language says what it is
+    item = types.TextDocumentItem(uri=untitled, language_id="lmfilter", version=1, text="nmae = 'x'")
+    opening = types.DidOpenTextDocumentParams(text_document=item)
+    assert summary(await published(client, lambda: client.text_document_did_open(opening), untitled, 1)) == [
+        ("LMF202", ERROR, at(0, 0, 4))
+    ]
+    uri, _ = await open_document(client, "with space.lmf", "name = 'x'")
+    escaped = uri.replace(" ", "%20")
+    params = types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=escaped), position=types.Position(0, 1)
+    )
+    assert "**name** — string" in hover_text(await client.text_document_hover_async(params))
+
+
+async def test_a_change_to_a_document_never_opened_is_logged(client: LanguageClient) -> None:
+    uri = new_uri("never.lmf")
+    waiting = client.protocol.wait_for_notification_async(types.WINDOW_LOG_MESSAGE)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[edit((0, 0), (0, 0), "x")],
+        )
+    )
+    logged: types.LogMessageParams = await asyncio.wait_for(waiting, 15)
+    assert logged.message == f"lmfilter ignored a change to {uri}, which is not open"
+    _, diagnostics = await open_document(client, "after.lmf", "nmae = 'x'")  # the server goes on
+    assert len(diagnostics) == 1
+
+
+# ---- raw JSON-RPC: what no client library sends -----------------------------------------------------
+
+
+class RawServer:
+    """The server on stdio, spoken to in JSON-RPC by hand: for messages no client library would send, and to
+    see every message the server sends, in order."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.seen: list[dict[str, Any]] = []
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read())
+        self._ids = itertools.count(1)
+
+    @classmethod
+    async def start(cls, *arguments: str) -> RawServer:
+        process = await asyncio.create_subprocess_exec(
+            *SERVER, *arguments, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
+        return cls(process)
+
+    async def _read(self) -> None:
+        stdout = self.process.stdout
+        assert stdout is not None
+        while True:
+            length = None
+            while (line := await stdout.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("ascii").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            if length is None:
+                return
+            message = json.loads(await stdout.readexactly(length))
+            self.seen.append(message)
+            await self._queue.put(message)
+
+    async def write(self, body: bytes) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        await stdin.drain()
+
+    async def send(self, message: Any) -> None:
+        await self.write(json.dumps(message).encode())
+
+    async def notify(self, method: str, params: Any = None) -> None:
+        await self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    async def next(self, wanted: Callable[[dict[str, Any]], bool], timeout: float = 15) -> dict[str, Any]:
+        """The next message from the server that is ``wanted`` (those before it are passed over)."""
+
+        async def find() -> dict[str, Any]:
+            while not wanted(message := await self._queue.get()):
+                pass
+            return message
+
+        return await asyncio.wait_for(find(), timeout)
+
+    async def answer(self, ident: Any, timeout: float = 15) -> dict[str, Any]:
+        return await self.next(lambda m: m.get("id") == ident and "method" not in m, timeout)
+
+    async def request(self, method: str, params: Any = None, timeout: float = 15) -> dict[str, Any]:
+        ident = next(self._ids)
+        message = {"jsonrpc": "2.0", "id": ident, "method": method}
+        if params is not None:
+            message["params"] = params
+        await self.send(message)
+        return await self.answer(ident, timeout)
+
+    async def initialize(self, capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
+        params = {"processId": None, "rootUri": None, "capabilities": capabilities or {}}
+        answer = await self.request("initialize", params)
+        await self.notify("initialized", {})
+        return answer
+
+    async def open(self, uri: str, text: str, version: int = 1, language: str = "lmfilter") -> None:
+        item = {"uri": uri, "languageId": language, "version": version, "text": text}
+        await self.notify("textDocument/didOpen", {"textDocument": item})
+
+    async def diagnostics(self, uri: str, version: int, timeout: float = 15) -> list[dict[str, Any]]:
+        published = await self.next(
+            lambda m: (
+                m.get("method") == PUBLISH and m["params"]["uri"] == uri and m["params"]["version"] == version
+            ),
+            timeout,
+        )
+        return list(published["params"]["diagnostics"])
+
+    async def stop(self) -> None:
+        try:
+            if self.process.returncode is None:
+                await self.request("shutdown", timeout=10)
+                await self.notify("exit")
+                await asyncio.wait_for(self.process.wait(), 10)
+        finally:
+            if self.process.returncode is None:
+                self.process.kill()
+                await self.process.wait()
+            self._reader.cancel()
+
+
+RAW_URI = "file:///lmfilter-lsp-tests/raw/a.lmf"
+RAW_TEXT = "metrics.acc > 1 AND name\nnmae = 'x'\n"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def raw() -> AsyncIterator[RawServer]:
+    server = await RawServer.start()
+    try:
+        await server.initialize()
+        await server.open(RAW_URI, RAW_TEXT)
+        await server.diagnostics(RAW_URI, 1)
+        yield server
+    finally:
+        await server.stop()
+
+
+def hover_params(line: Any = 0, character: Any = 0, uri: Any = RAW_URI) -> dict[str, Any]:
+    return {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
+
+
+def request(method: str, params: Any = None, ident: Any = 7) -> dict[str, Any]:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": ident, "method": method}
+    if params is not None:
+        message["params"] = params
+    return message
+
+
+INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR = -32602, -32600, -32700
+NOT_OPEN = f"{new_uri('closed.lmf')} is not open"
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "says"),
+    [
+        pytest.param(
+            request("textDocument/hover", hover_params(-1)),
+            INVALID_PARAMS,
+            "Position.line should be in range [0:2147483647], but was -1 at $.params.position",
+            id="negative line",
+        ),
+        pytest.param(
+            request("textDocument/hover", {"textDocument": {}, "position": {"line": 0, "character": 0}}),
+            INVALID_PARAMS,
+            "required field missing at $.params.textDocument.uri",
+            id="textDocument without uri",
+        ),
+        pytest.param(
+            request("textDocument/hover", hover_params("0")),
+            INVALID_PARAMS,
+            "expected int, not '0' at $.params.position.line",
+            id="line as a string",
+        ),
+        pytest.param(
+            request("textDocument/hover", hover_params(1.5, True)),
+            INVALID_PARAMS,
+            "expected int, not 1.5 at $.params.position.line; "
+            "expected int, not True at $.params.position.character",
+            id="line a float, character a bool",
+        ),
+        pytest.param(
+            request("textDocument/hover", hover_params(uri=5)),
+            INVALID_PARAMS,
+            "expected str, not 5 at $.params.textDocument.uri",
+            id="uri a number",
+        ),
+        pytest.param(
+            request("textDocument/hover"),
+            INVALID_PARAMS,
+            "required field missing at $.params",
+            id="no params",
+        ),
+        pytest.param(
+            request("textDocument/hover", [1, 2]),
+            INVALID_PARAMS,
+            "expected TextDocumentIdentifier at $.params.textDocument",
+            id="params an array",
+        ),
+        pytest.param(
+            request("textDocument/hover", hover_params(3)),
+            INVALID_PARAMS,
+            f"line 3 is past the end of {RAW_URI}, which has 3 lines",
+            id="line past the end",
+        ),
+        pytest.param(
+            request("textDocument/completion", hover_params(2**31)),
+            INVALID_PARAMS,
+            "Position.line should be in range",
+            id="line past 2**31",
+        ),
+        *(
+            pytest.param(
+                request(method, {**params, "textDocument": {"uri": NOT_OPEN.split()[0]}}),
+                INVALID_PARAMS,
+                NOT_OPEN,
+                id=f"{method} of a document not open",
+            )
+            for method, params in [
+                ("textDocument/hover", hover_params()),
+                ("textDocument/completion", hover_params()),
+                ("textDocument/formatting", {"options": {"tabSize": 4, "insertSpaces": True}}),
+                ("textDocument/semanticTokens/full", {}),
+                (
+                    "textDocument/codeAction",
+                    {
+                        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+                        "context": {"diagnostics": []},
+                    },
+                ),
+            ]
+        ),
+        pytest.param(
+            request("workspace/executeCommand", {"command": "lmfilter.nope"}),
+            INVALID_PARAMS,
+            "Command name 'lmfilter.nope' is not defined",
+            id="unknown command",
+        ),
+        pytest.param(
+            request("lmfilter/nope", {}), -32601, "Method Not Found: lmfilter/nope", id="unknown method"
+        ),
+        pytest.param(
+            request("textDocument/hover", hover_params(), ident={"a": 1}),
+            INVALID_REQUEST,
+            "a request's id is a string or an integer, not {'a': 1}",
+            id="id an object",
+        ),
+        pytest.param(
+            {"jsonrpc": "2.0", "id": 7, "method": 5},
+            INVALID_REQUEST,
+            "a method is a string, not 5",
+            id="method 5",
+        ),
+        pytest.param(
+            {"id": 7, "method": "shutdown"}, INVALID_REQUEST, "not a JSON-RPC 2.0 message", id="no jsonrpc"
+        ),
+        pytest.param([request("shutdown")], INVALID_REQUEST, "not a JSON-RPC 2.0 message", id="a batch"),
+        pytest.param(b'{"jsonrpc": "2.0", "id": 7,', PARSE_ERROR, "not JSON", id="cut JSON"),
+        pytest.param(
+            b'{"jsonrpc": "2.0", "id": 7, "method": "\xff"}', PARSE_ERROR, "not JSON", id="not UTF-8"
+        ),
+    ],
+)
+async def test_requests_that_cannot_be_answered_get_errors(
+    raw: RawServer, message: Any, code: int, says: str
+) -> None:
+    await (raw.write(message) if isinstance(message, bytes) else raw.send(message))
+    ident = message.get("id") if isinstance(message, dict) else None
+    answer = await raw.answer(ident if isinstance(ident, int) else None)
+    assert answer["error"]["code"] == code
+    assert says in answer["error"]["message"]
+    # ... and the server goes on: a position past the end of its line is at the end (as LSP says).
+    hover = await raw.request("textDocument/hover", hover_params(0, 999))
+    assert "**name** — string" in hover["result"]["contents"]["value"]
+
+
+async def test_a_notification_that_cannot_be_read_is_logged(raw: RawServer) -> None:
+    await raw.notify("textDocument/didChange", {"textDocument": {"uri": 5}})
+    logged = await raw.next(lambda m: m.get("method") == "window/logMessage")
+    assert logged["params"]["message"] == (
+        "lmfilter ignored a textDocument/didChange notification: required field missing at "
+        "$.params.textDocument.version; expected str, not 5 at $.params.textDocument.uri; required field "
+        "missing at $.params.contentChanges"
+    )
+    assert (await raw.request("textDocument/hover", hover_params(0, 20)))["result"] is not None
+
+
+async def test_requests_before_initialize_and_after_shutdown() -> None:
+    server = await RawServer.start()
+    try:
+        early = await server.request("textDocument/hover", hover_params())
+        assert early["error"] == {"code": -32002, "message": "initialize first"}
+        await server.initialize()
+        assert (await server.request("shutdown"))["result"] is None
+        late = await server.request("textDocument/hover", hover_params())
+        assert late["error"] == {"code": INVALID_REQUEST, "message": "the server is shutting down"}
+        await server.notify("exit")
+        assert await asyncio.wait_for(server.process.wait(), 10) == 0
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize(
+    ("answer", "logged"),
+    [
+        (
+            {"result": 5},
+            "failed: the client's answer does not fit: invalid value for type, expected Sequence at $.result",
+        ),
+        ({"result": [5]}, "workspace/configuration: expected a table of settings, not 5"),
+        ({"result": [{"target": 5}]}, "workspace/configuration: target must be a str, not 5"),
+        ({"result": [{"native": "yes"}]}, "workspace/configuration: native must be a bool, not 'yes'"),
+        ({"error": {"code": -32603, "message": "no"}}, "workspace/configuration failed: no"),
+        ({"error": "no"}, "workspace/configuration failed: the client's answer does not fit"),
+    ],
+)
+async def test_configuration_that_does_not_fit_leaves_the_defaults(
+    answer: dict[str, Any], logged: str
+) -> None:
+    server = await RawServer.start()
+    try:
+        await server.initialize({"workspace": {"configuration": True}})
+        asked = await server.next(lambda m: m.get("method") == "workspace/configuration")
+        await server.send({"jsonrpc": "2.0", "id": asked["id"], **answer})
+        log = await server.next(lambda m: m.get("method") == "window/logMessage")
+        assert logged in log["params"]["message"]
+        uri = new_uri("defaults.lmf")
+        await server.open(uri, PRECEDENCE_FILTER)
+        assert {d["code"]: d["severity"] for d in await server.diagnostics(uri, 1)} == MLFLOW
+    finally:
+        await server.stop()
+
+
+# ---- large documents: nothing waits for linting ---------------------------------------------------------
+
+LARGE = 5_000_000
+DEADLINE = 15.0  # seconds: a bound that ends a hang, not a benchmark (linting such a document takes longer)
+CALL = 'm{i} = mlflow.search_logged_models(filter_string="{text}")'
+
+
+def too_large(characters: int) -> str:
+    return (
+        f"this document has {characters:,} characters, more than {LIVE_LIMIT:,}: "
+        "lmfilter lints it when it is opened or saved, not as you type"
+    )
+
+
+def a_filter(i: int) -> str:
+    """A filter of ~160 characters, different for each ``i``, with one unknown attribute (``nmae``)."""
+    return (
+        f"metrics.accuracy > 0.{i:05d} AND params.optimizer = 'adam-{i}' AND tags.team IN ('a', 'x{i}') "
+        f"AND name LIKE 'm-{i}%' AND creation_time > {1_700_000_000_000 + i} AND nmae = 'm{i}'"
+    )
+
+
+def filters(size: int, python: bool = False) -> str:
+    """About ``size`` characters of distinct filters, one a line (in Python, one call a line)."""
+    lines = ["import mlflow"] if python else []
+    total = 0
+    for i in itertools.count():
+        line = CALL.format(i=i, text=a_filter(i)) if python else a_filter(i)
+        lines.append(line)
+        total += len(line) + 1
+        if total >= size:
+            return "\n".join(lines) + "\n"
+    raise AssertionError("unreachable")
+
+
+def position_in(text: str, line: int, word: str, shift: int = 0) -> types.Position:
+    """The position ``shift`` characters from the start of ``word`` in a line of ASCII ``text``."""
+    return types.Position(line=line, character=text.split("\n")[line].index(word) + shift)
+
+
+@pytest.mark.parametrize("name", ["large.lmf", "large.py"])
+async def test_requests_are_answered_while_a_5_mb_document_is_linted(name: str) -> None:
+    python = name.endswith(".py")
+    text = filters(LARGE, python)
+    last = text.count("\n")
+    lsp = await started("--models", str(MODELS))
+    try:
+        result = await lsp.initialize_session(types.InitializeParams(capabilities=CAPABILITIES))
+        uri = new_uri(name)
+        identifier = types.TextDocumentIdentifier(uri=uri)
+        item = types.TextDocumentItem(
+            uri=uri, language_id="python" if python else "lmfilter", version=1, text=text
+        )
+
+        def open_and_type() -> None:  # a burst of keystrokes on the last line, as the document is linted
+            lsp.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item))
+            for version, char in enumerate("name = 'x'", start=2):
+                lsp.text_document_did_change(
+                    types.DidChangeTextDocumentParams(
+                        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                        content_changes=[edit((last, version - 2), (last, version - 2), char)],
+                    )
+                )
+
+        # Too large to lint as it is typed: once changed, its findings (of an older text) give way to this.
+        notice = await published(lsp, open_and_type, uri, 2)
+        assert [(d.code, d.severity, where(d.range)) for d in notice] == [("LMF401", INFO, at(0, 0, 0))]
+        assert notice[0].message == too_large(len(text) + 1)
+        line = 1 if python else 0
+        hover = await asyncio.wait_for(
+            lsp.text_document_hover_async(
+                types.HoverParams(text_document=identifier, position=position_in(text, line, "accuracy", 1))
+            ),
+            DEADLINE,
+        )
+        if python:  # answered from the filters found before the change, once they are found
+            assert hover is None or "**metrics.accuracy** — number" in hover_text(hover)
+        else:
+            assert "**metrics.accuracy** — number" in hover_text(hover)
+        completion = await asyncio.wait_for(
+            lsp.text_document_completion_async(
+                types.CompletionParams(text_document=identifier, position=position_in(text, line, "> 0."))
+            ),
+            DEADLINE,
+        )
+        assert python or (
+            isinstance(completion, types.CompletionList) and "BETWEEN" in labels(completion.items)
+        )
+        # Work a request would do over the whole of it is refused; over a part of it, done.
+        full = types.SemanticTokensParams(text_document=identifier)
+        assert await asyncio.wait_for(lsp.text_document_semantic_tokens_full_async(full), DEADLINE) is None
+        ranged = types.SemanticTokensRangeParams(
+            text_document=identifier, range=types.Range(start=types.Position(0, 0), end=types.Position(2, 0))
+        )
+        tokens = await asyncio.wait_for(lsp.text_document_semantic_tokens_range_async(ranged), DEADLINE)
+        if not python:
+            assert tokens is not None
+            provider = cast(types.SemanticTokensOptions, result.capabilities.semantic_tokens_provider)
+            decoded = decode_tokens(tokens.data, provider.legend.token_types)
+            assert decoded[:3] == [(0, 0, 16, "property"), (0, 17, 1, "operator"), (0, 19, 7, "number")]
+            assert {row[0] for row in decoded} == {0, 1}
+            formatting = types.DocumentFormattingParams(
+                text_document=identifier, options=types.FormattingOptions(tab_size=4, insert_spaces=True)
+            )
+            with pytest.raises(JsonRpcException) as refused:
+                await asyncio.wait_for(lsp.text_document_formatting_async(formatting), DEADLINE)
+            assert refused.value.code == types.LSPErrorCodes.RequestFailed
+            assert (
+                "more than lmfilter formats at once (1,000,000): format a selection" in refused.value.message
+            )
+    finally:
+        await stop(lsp)
+
+
+async def test_a_document_over_the_limit_is_linted_when_opened_and_saved(client: LanguageClient) -> None:
+    # 1,500 filters with an error each, then comment lines (cheap to lint) past the limit.
+    text = filters(1_500 * 150) + ("# " + "-" * 998 + "\n") * 1_000
+    count = text.count("nmae")
+    uri, diagnostics = await open_document(client, "over.lmf", text)
+    notice, *findings, rest = diagnostics
+    assert (notice.code, notice.severity) == ("LMF401", INFO)
+    assert notice.message == too_large(len(text))
+    # At most 1,000 diagnostics for a document, in reading order; one more counts the rest, where they begin.
+    assert [(d.code, d.range.start.line) for d in findings] == [("LMF202", n) for n in range(1_000)]
+    assert (rest.code, rest.severity, rest.range.start) == ("LMF110", ERROR, position_in(text, 1_000, "nmae"))
+    assert rest.message == f"{count - 1_000:,} more problems not listed ({count - 1_000:,} errors)"
+    # Changed, it is not linted: what was found points into an older text, so only the notice stays ...
+    changed = await change_by(client, uri, 2, edit((0, 0), (0, 0), "nmae = 'a' AND "))
+    assert [(d.code, d.message) for d in changed] == [("LMF401", too_large(len(text) + 15))]
+    # ... until it is saved.
+    saved = types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    diagnostics = await published(client, lambda: client.text_document_did_save(saved), uri, 2)
+    column = len("nmae = 'a' AND ") + a_filter(0).index("nmae")
+    assert [(d.code, where(d.range)) for d in diagnostics[1:3]] == [
+        ("LMF202", at(0, 0, 4)),
+        ("LMF202", at(0, column, column + 4)),
+    ]
+
+
+async def test_one_line_of_5_mb(client: LanguageClient) -> None:
+    # A line is no filter past the parser's 65,536 characters: it is said so at once, and requests on it
+    # answer without reading it (nor holding a position for each of its characters).
+    text = "name = '" + "x" * LARGE + "'"
+    uri, diagnostics = await open_document(client, "long.lmf", text)
+    assert [(d.code, where(d.range)) for d in diagnostics] == [
+        ("LMF401", at(0, 0, 0)),
+        ("LMF106", at(0, 65_536, len(text))),
+    ]
+    identifier = types.TextDocumentIdentifier(uri=uri)
+    hover = types.HoverParams(text_document=identifier, position=types.Position(0, 2))
+    assert await asyncio.wait_for(client.text_document_hover_async(hover), DEADLINE) is None
+    ranged = types.SemanticTokensRangeParams(
+        text_document=identifier, range=types.Range(start=types.Position(0, 0), end=types.Position(0, 10))
+    )
+    assert await asyncio.wait_for(client.text_document_semantic_tokens_range_async(ranged), DEADLINE) is None
+
+
+async def test_a_burst_of_changes_is_linted_once_at_its_end() -> None:
+    server = await RawServer.start()
+    try:
+        await server.initialize()
+        uri = new_uri("burst.lmf")
+        await server.open(uri, filters(LIVE_LIMIT // 3))  # a third of a second's linting, or more
+        for version in range(2, 12):
+            start = {"line": 0, "character": 0}
+            change = {"range": {"start": start, "end": start}, "text": "name = 'a' AND "}
+            await server.notify(
+                "textDocument/didChange",
+                {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]},
+            )
+        hover = await server.request("textDocument/hover", hover_params(0, 2, uri), DEADLINE)
+        assert "**name** — string" in hover["result"]["contents"]["value"]
+        diagnostics = await server.diagnostics(uri, 11, timeout=120)
+        assert len(diagnostics) == 1_001
+        # What was found in the texts before the last one (stale when found) was never published.
+        versions = [m["params"]["version"] for m in server.seen if m.get("method") == PUBLISH]
+        assert versions == [11]
+    finally:
+        await server.stop()
+
+
+async def test_a_large_document_being_linted_lets_a_small_one_go_first() -> None:
+    server = await RawServer.start()
+    try:
+        await server.initialize()
+        large, small = new_uri("large.lmf"), new_uri("small.lmf")
+        await server.open(large, filters(2 * LIVE_LIMIT))  # seconds of linting
+        await server.open(small, "nmae = 'x'")
+        diagnostics = await server.diagnostics(small, 1, timeout=120)
+        assert [d["code"] for d in diagnostics] == ["LMF202"]
+        assert [m for m in server.seen if m.get("method") == PUBLISH and m["params"]["uri"] == large] == []
+    finally:
+        await server.stop()
+
+
+# ---- settings and model files that do not fit -------------------------------------------------------------
+
+
+def fifo(path: Path) -> Path:
+    """A named pipe at ``path``: reading it waits until something writes to it."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "logged"),
+    [
+        ('[tool.lmfilter]\ntarget = 5\nnative = "yes"\n', "[tool.lmfilter]: target must be a str, not 5"),
+        ("[tool]\nlmfilter = 5\n", "[tool.lmfilter]: expected a table of settings, not 5"),
+        ("[tool.lmfilter\n", "pyproject.toml: Expected ']'"),
+        (b"[tool.lmfilter]\ntarget = '\xff'\n", "pyproject.toml: 'utf-8' codec can't decode byte 0xff"),
+        ("a = " + "[" * 5_000 + "]" * 5_000 + "\n", "pyproject.toml: nested too deeply to read"),
+        ("a = 1\n" + "#" * (1 << 20), "pyproject.toml: over 1,048,576 bytes, not read"),
+        ("a folder", "pyproject.toml: not a regular file, not read"),
+        ("a named pipe", "pyproject.toml: not a regular file, not read"),  # reading it would wait for ever
+    ],
+)
+async def test_a_pyproject_that_does_not_fit_leaves_the_defaults(
+    tmp_path: Path, pyproject: str | bytes, logged: str
+) -> None:
+    path = tmp_path / "pyproject.toml"
+    if pyproject == "a folder":
+        path.mkdir()
+    elif pyproject == "a named pipe":
+        fifo(path)
+    else:
+        path.write_bytes(pyproject if isinstance(pyproject, bytes) else pyproject.encode())
+    lsp = await started("--native")
+    try:
+        await lsp.initialize_session(
+            types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=tmp_path.as_uri())
+        )
+        _, diagnostics = await open_document(lsp, "defaults.lmf", PRECEDENCE_FILTER)
+        assert {d.code: d.severity for d in diagnostics} == MLFLOW_NATIVE
+        assert [m.message for m in lsp.log_messages if logged in m.message] != []
+    finally:
+        await stop(lsp)
+
+
+async def test_a_model_file_that_does_not_parse_leaves_no_known_models(tmp_path: Path) -> None:
+    models = tmp_path / "models.json"
+    models.write_text('{"models": [{"info": ', encoding="utf-8")
+    lsp = await started("--models", str(models))
+    try:
+        await lsp.initialize_session(types.InitializeParams(capabilities=CAPABILITIES))
+        assert labels(await complete(lsp, "params.|")) == []
+        assert "name" in labels(await complete(lsp, "|"))
+        assert any(
+            m.message.startswith(f"lmfilter: no known models from {models}: {models}:1:")
+            for m in lsp.log_messages
+        )
+    finally:
+        await stop(lsp)
+
+
+async def test_a_model_file_slow_to_read_holds_up_no_request(tmp_path: Path) -> None:
+    models = fifo(tmp_path / "models.json")
+    lsp = await started("--models", str(models))
+    try:
+        await lsp.initialize_session(types.InitializeParams(capabilities=CAPABILITIES))
+        uri, _ = await open_document(lsp, "slow.lmf", "params.")
+        params = types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(0, 7)
+        )
+        # While the file is being read: completion answers (the bound is on a hang), saying it is incomplete.
+        early = await asyncio.wait_for(lsp.text_document_completion_async(params), DEADLINE)
+        assert isinstance(early, types.CompletionList)
+        assert (early.is_incomplete, labels(early.items)) == (True, [])
+        loaded = lsp.protocol.wait_for_notification_async(types.WINDOW_LOG_MESSAGE)
+        await asyncio.to_thread(models.write_text, json.dumps({"models": [_model("m-1", {"alpha": "0.1"})]}))
+        assert (await asyncio.wait_for(loaded, DEADLINE)).message.startswith("lmfilter: 1 models from")
+        late = await lsp.text_document_completion_async(params)
+        assert isinstance(late, types.CompletionList)
+        assert (late.is_incomplete, labels(late.items)) == (False, ["params.alpha"])
+    finally:
+        await stop(lsp)
+
+
+async def test_exit_waits_for_no_model_file(tmp_path: Path) -> None:
+    lsp = await started("--models", str(fifo(tmp_path / "models.json")))  # read by nobody, for ever
+    await lsp.initialize_session(types.InitializeParams(capabilities=CAPABILITIES))
+    await stop(lsp)  # which fails if the server does not exit
+
+
+async def test_work_a_request_does_in_a_thread_stops_when_the_text_changes_or_it_is_cancelled() -> None:
+    server = await RawServer.start()
+    try:
+        await server.initialize()
+        uri = new_uri("format.lmf")
+        # Seconds of formatting: every line parses and is not canonical.
+        text = filters(LIVE_LIMIT - 10_000).replace("nmae", "name").replace(" AND ", " and ")
+        await server.open(uri, text)
+        options = {"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": True}}
+        await server.send(request("textDocument/formatting", options, ident=101))
+        start = {"line": 0, "character": 0}
+        change = {"range": {"start": start, "end": start}, "text": "name = 'a' and "}
+        await server.notify(
+            "textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [change]}
+        )
+        modified = await server.answer(101, timeout=120)
+        assert modified["error"] == {
+            "code": -32801,
+            "message": f"{uri} changed while the request was being answered",
+        }
+        await server.send(request("textDocument/formatting", options, ident=102))
+        await server.notify("$/cancelRequest", {"id": 102})
+        cancelled = await server.answer(102, timeout=120)
+        assert cancelled["error"]["code"] == -32800
+        ranged = await server.request(
+            "textDocument/rangeFormatting",
+            {**options, "range": {"start": start, "end": {"line": 1, "character": 0}}},  # line 0 alone
+        )
+        first = "name = 'a' and " + text.split("\n")[0]
+        (only,) = ranged["result"]  # line 0, in canonical text
+        assert only["range"] == {"start": start, "end": {"line": 0, "character": len(first)}}
+        assert only["newText"] == lmfilter.format(first)
+    finally:
+        await server.stop()

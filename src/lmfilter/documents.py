@@ -95,7 +95,7 @@ def _python(source: str) -> Iterator[Found]:
     except SyntaxError:
         return
     imported = _imported_from_lmfilter(tree)
-    lines = io.StringIO(source).readlines()
+    lines = io.StringIO(source, newline=None).readlines()  # ends lines where ast does: \n, \r\n, \r
     arguments = sorted(
         (
             arg
@@ -174,7 +174,7 @@ def _string_tokens(source: str) -> dict[tuple[int, int], list[_Token]]:
     out: dict[tuple[int, int], list[_Token]] = {}
     run: list[_Token] = []
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+        tokens = list(tokenize.generate_tokens(io.StringIO(source, newline=None).readline))
     except (tokenize.TokenError, SyntaxError):
         return out
     for tok in tokens:
