@@ -75,3 +75,43 @@ def test_compile_and_explain_need_no_server(capsys: pytest.CaptureFixture[str]) 
     assert status == 0
     assert "1 request" in out
     assert "name IN ('a', 'b')" in out
+
+
+def test_models_pairs_as_json_and_mlflow_environment(
+    mlflow_server: SeededServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where `mlflow` works, lmfilter does: MLFLOW_TRACKING_URI instead of --server; and pairs as JSON."""
+    server, data = mlflow_server
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.base_url)
+    experiment = server.rest.post("experiments/create", {"name": f"cli-json-{server.version}"})[
+        "experiment_id"
+    ]
+    status, out, err = run(
+        capsys,
+        "models",
+        "create",
+        "--experiment-id",
+        experiment,
+        "--param",
+        '{"a=b": "1", "lr": 0.5}',
+        "--param",
+        "opt=adam",
+        "--tag",
+        '[{"key": "team", "value": "ml"}]',
+    )
+    assert status == 0, err
+    model_id = json.loads(out)["info"]["model_id"]
+    assert run(capsys, "models", "log-params", model_id, '[["x", "1"]]', "y=2")[0] == 0
+    status, out, _ = run(capsys, "models", "get", model_id)
+    got = json.loads(out)
+    params = {p["key"]: p["value"] for p in got["data"]["params"]}
+    assert params == {"a=b": "1", "lr": "0.5", "opt": "adam", "x": "1", "y": "2"}
+    assert [t["value"] for t in got["info"]["tags"] if t["key"] == "team"] == ["ml"]
+    status, _, err = run(capsys, "models", "set-tags", model_id, '[{"value": "v"}]')
+    assert status == 1
+    assert "no 'key'" in err
+    assert "Traceback" not in err
+    ids = [a for e in data.experiment_ids for a in ("--experiment-id", e)]
+    status, out, _ = run(capsys, "search", "name LIKE '%'", *ids)
+    assert status == 0
+    assert len(out.split()) == len(data.models)

@@ -117,7 +117,11 @@ def test_the_target_is_detected_from_version(mlflow_server: SeededServer) -> Non
 def test_async_target_is_detected_from_version(mlflow_server: SeededServer) -> None:
     async def main() -> str:
         async with AsyncClient(mlflow_server.server.base_url) as client:
-            return (await client.target()).name
+            with pytest.raises(RuntimeError, match="resolve_target"):
+                client.target  # noqa: B018 - not known yet, and a property does not block to ask
+            resolved = await client.resolve_target()
+            assert client.target is resolved  # now a plain property, as on Client
+            return client.target.name
 
     assert asyncio.run(main()) == TARGET_OF[mlflow_server.server.version]
 

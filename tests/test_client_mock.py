@@ -13,6 +13,7 @@ import base64
 import contextlib
 import json
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -228,6 +229,7 @@ def test_explicit_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch
 def test_for_databricks_needs_a_token_and_a_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABRICKS_TOKEN", raising=False)
     monkeypatch.delenv("DATABRICKS_HOST", raising=False)
+    monkeypatch.setitem(sys.modules, "databricks.sdk.core", None)  # without the extra (see test_client_env)
     with pytest.raises(ValueError, match="DATABRICKS_TOKEN"):
         Client.for_databricks("acme")
     with pytest.raises(ValueError, match="DATABRICKS_HOST"):
@@ -238,9 +240,11 @@ def test_for_databricks_needs_a_token_and_a_host(monkeypatch: pytest.MonkeyPatch
 
 def test_databricks_search_pages_hold_at_most_50() -> None:
     api = Api(n=130)
+    # Ids that sort as text as they are listed: a server answers in its own order (model_id breaks ties).
+    api.models = [model_json(f"m-{i:03d}", f"n{i}") for i in range(130)]
     client = Client.for_databricks("acme", "t", transport=api.transport, page_size=500)
     ids = [m.model_id for m in client.search(experiment_ids=["1"], max_results=120)]
-    assert ids == [f"m-{i}" for i in range(120)]
+    assert ids == [f"m-{i:03d}" for i in range(120)]
     bodies = [body_of(r) or {} for r in api.requests]
     assert len(bodies) == 3
     assert all(1 <= b["max_results"] <= 50 for b in bodies)
@@ -754,7 +758,7 @@ def drive_sync(client: Client, odd_id: str, tag_key: str) -> list[Any]:
 
 async def drive_async(client: AsyncClient, odd_id: str, tag_key: str) -> list[Any]:
     """:func:`drive_sync`, awaited."""
-    out: list[Any] = [(await client.target()).name]
+    out: list[Any] = [(await client.resolve_target()).name]
     out.append(await client.get(odd_id))
     out.append(await client.get("m-1", allow_deleted=True))
     out.append(await client.create("1", name="n", model_type="t", params={"p": "1"}, tags=[("t", "v")]))

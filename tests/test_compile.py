@@ -1,4 +1,4 @@
-"""Request bodies without a server: :func:`lmfilter.requests.compile`, :func:`lmfilter.requests.server_filter`.
+"""Request bodies without a server: :func:`lmfilter.requests.compile` and ``server_filter``.
 
 The expected strings and bodies are written out in full: they are what a server is sent (SPEC §1, §2, §4),
 so a change in spelling, key order inside a list, or an omitted field shows up here first.

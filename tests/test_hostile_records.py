@@ -276,7 +276,7 @@ DEEP = deep(100_000)
         ({"info": {"model_type": 7}}, "model_type = '7'", "info.model_type"),
         ({"info": {"experiment_id": 1}}, "experiment_id = '1'", "info.experiment_id"),
         ({"info": {"status": True}}, "status = 'READY'", "info.status"),
-        ({"info": {"status": "FAILURE"}}, "status = 'READY'", "info.status"),
+        ({"info": {"status": "failure"}}, "status = 'READY'", "info.status"),
         ({"info": {"tags": {}}}, "tags.t IS NULL", "info.tags"),
         ({"info": {"tags": None}}, "tags.t IS NULL", "info.tags"),
         ({"info": {"tags": [{"key": None, "value": "x"}]}}, "tags.t IS NULL", "info.tags.0.key"),

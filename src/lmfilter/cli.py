@@ -8,8 +8,8 @@ and lines starting with ``#`` are skipped).
 ``lmfilter eval FILTER --models FILE [--target T] [--datasets JSON] [--order-by JSON]
 [--format ids|json|table]`` runs a filter over saved models (JSON lines, a JSON array or a saved search
 answer; ``-`` for standard input; see :mod:`lmfilter.model_files`) as a search would, and prints the
-matches in the search's order. It exits 0 when it ran (whether or not a model matched), 1 on a bad filter, ``--datasets``,
-``--order-by`` or model file, 2 on bad usage.
+matches in the search's order. It exits 0 when it ran (whether or not a model matched), 1 on a bad filter,
+``--datasets``, ``--order-by`` or model file, 2 on bad usage.
 
 ``lmfilter lint [PATH ...] [--target T] [--native] [--format text|json|sarif]`` checks the filters of ``.lmf``
 files and Python call sites (see :mod:`lmfilter.lint`); it exits 1 when one has an error or a file cannot be
@@ -22,7 +22,6 @@ import argparse
 import datetime
 import json
 import logging
-import os
 import shutil
 import sys
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lmfilter import api, ast, lint
-from lmfilter.client import Client, LoggedModelsError, RetryPolicy
+from lmfilter.client import Client, LoggedModelsError, RetryPolicy, key_values
 from lmfilter.diagnostics import Diagnostic, FilterError, has_errors, json_text, render, shown, text_width
 from lmfilter.evaluate import RowFilter, compile_query, latest_row, latest_row_by_time
 from lmfilter.model_files import ModelFile, ModelFileError, json_value
@@ -44,7 +43,7 @@ from lmfilter.requests import OrderKey, RequestError, datasets_of, order_keys
 from lmfilter.requests import compile as compile_request
 from lmfilter.schema import TARGETS, Target, get_target
 from lmfilter.status import ModelStatus
-from lmfilter.wire import LoggedModel
+from lmfilter.wire import KeyValue, LoggedModel
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -169,15 +168,29 @@ def _search_options(cmd: argparse.ArgumentParser, *, target_default: str | None 
 
 
 def _server_options(cmd: argparse.ArgumentParser) -> None:
-    where = cmd.add_mutually_exclusive_group(required=True)
+    where = cmd.add_mutually_exclusive_group()
     where.add_argument(
-        "--server", metavar="URL", help="an MLflow tracking server (a user:password@ in it is basic auth)"
+        "--server",
+        metavar="URL",
+        help="an MLflow tracking server (a user:password@ in it is basic auth); without --server, --host, "
+        "--deployment-name or --profile, MLFLOW_TRACKING_URI says where, as for mlflow (http(s)://..., "
+        "databricks or databricks://PROFILE)",
+    )
+    where.add_argument(
+        "--host", metavar="HOST", help="a Databricks workspace (default: $DATABRICKS_HOST, or the profile's)"
     )
     where.add_argument(
         "--deployment-name", metavar="NAME", help="a Databricks workspace (NAME.cloud.databricks.com)"
     )
     cmd.add_argument(
-        "--token", help="bearer token (default: $MLFLOW_TRACKING_TOKEN, or $DATABRICKS_TOKEN for Databricks)"
+        "--profile",
+        metavar="NAME",
+        help="a profile of ~/.databrickscfg for a Databricks workspace (needs lmfilter[databricks])",
+    )
+    cmd.add_argument(
+        "--token",
+        help="bearer token (default: $MLFLOW_TRACKING_TOKEN; for Databricks $DATABRICKS_TOKEN, or what the "
+        "Databricks SDK's configuration gives)",
     )
     cmd.add_argument(
         "--timeout",
@@ -227,8 +240,8 @@ def _add_server_commands(commands: Any) -> None:
         ("get", "print a model"),
         ("delete", "delete a model"),
         ("finalize", "set a model's final status"),
-        ("log-params", "log params (KEY=VALUE ...)"),
-        ("set-tags", "set tags (KEY=VALUE ...)"),
+        ("log-params", "log params (KEY=VALUE or JSON ...)"),
+        ("set-tags", "set tags (KEY=VALUE or JSON ...)"),
         ("delete-tag", "delete a tag"),
     ):
         op = ops.add_parser(name, help=helptext)
@@ -238,15 +251,15 @@ def _add_server_commands(commands: Any) -> None:
     ops.choices["get"].add_argument("--allow-deleted", action="store_true")
     ops.choices["finalize"].add_argument("--status", required=True, choices=("READY", "FAILED"))
     for name in ("log-params", "set-tags"):
-        ops.choices[name].add_argument("pairs", nargs="+", metavar="KEY=VALUE")
+        ops.choices[name].add_argument("pairs", nargs="+", metavar="KEY=VALUE|JSON")
     ops.choices["delete-tag"].add_argument("key", metavar="KEY")
     create = ops.add_parser("create", help="create a model")
     create.add_argument("--experiment-id", required=True, metavar="ID")
     create.add_argument("--name")
     create.add_argument("--model-type")
     create.add_argument("--source-run-id")
-    create.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
-    create.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    create.add_argument("--param", action="append", default=[], metavar="KEY=VALUE|JSON")
+    create.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE|JSON")
     _server_options(create)
     create.set_defaults(run=_run_models)
 
@@ -303,16 +316,20 @@ def _run_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _client(args: argparse.Namespace) -> Client:
-
+    """The client the server options ask for: a Databricks workspace (--host, --deployment-name,
+    --profile), an MLflow server (--server), or what MLflow's environment says."""
     options: dict[str, Any] = {}
     if getattr(args, "target", None):
         options["target"] = args.target
     if args.timeout is not None:
         options["retry"] = RetryPolicy(deadline=args.timeout)
-    if args.deployment_name:
-        return Client.for_databricks(args.deployment_name, args.token, **options)
-    token = args.token or os.environ.get("MLFLOW_TRACKING_TOKEN")
-    return Client(args.server, token, **options)
+    if args.host or args.deployment_name or args.profile:
+        if args.server:
+            raise _OptionError("--profile is for a Databricks workspace: give --host or none, not --server")
+        return Client.for_databricks(
+            args.deployment_name, args.token, host=args.host, profile=args.profile, **options
+        )
+    return Client.from_env(args.server, token=args.token, **options)
 
 
 SHOWN_LINE = 4000  # characters of one line of a server command's stderr
@@ -384,14 +401,30 @@ def _run_search(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def _pairs(items: Sequence[str], option: str) -> dict[str, str]:
-    pairs = {}
+def _pairs(items: Sequence[str], option: str) -> tuple[KeyValue, ...]:
+    """Params or tags from the command line: ``KEY=VALUE``, or JSON (``{"KEY": "VALUE"}``, or a list of
+    ``{"key": ..., "value": ...}`` objects or ``[KEY, VALUE]`` pairs) for keys that hold ``=``."""
+    found: list[Any] = []
     for item in items:
+        if item.lstrip()[:1] in ("{", "["):
+            try:
+                data = json.loads(item)
+            except ValueError:
+                data = None  # e.g. a key that starts with a bracket: read as KEY=VALUE below
+            if isinstance(data, dict):
+                found += data.items()
+                continue
+            if isinstance(data, list):
+                found += data
+                continue
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise _OptionError(f"{option}: expected KEY=VALUE, not {item!r}")
-        pairs[key] = value
-    return pairs
+            raise _OptionError(f'{option}: expected KEY=VALUE or JSON ({{"KEY": "VALUE"}}), not {item!r}')
+        found.append((key, value))
+    try:
+        return key_values(found, option)
+    except (TypeError, ValueError) as error:
+        raise _OptionError(str(error)) from None
 
 
 def _run_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -33,27 +33,30 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
+import inspect
 import json
 import logging
 import math
-import os
 import random
 import re
+import ssl
+import sys
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
 
 from lmfilter import ast
-from lmfilter.emit import compile as compile_request
-from lmfilter.plan import PageLimits, Plan
-from lmfilter.plan import plan as make_plan
-from lmfilter.request import Datasets, OrderByArg
+from lmfilter.auth import ConfigAuth, Settings, databricks_settings, mlflow_settings, shown_url
+from lmfilter.planner import PageLimits, Plan
+from lmfilter.planner import plan as make_plan
+from lmfilter.requests import Datasets, OrderByArg
+from lmfilter.requests import compile as compile_request
 from lmfilter.schema import Target, get_target
 from lmfilter.status import ModelStatus
 from lmfilter.wire import (
@@ -69,7 +72,7 @@ from lmfilter.wire import (
     SearchLoggedModelsRequest,
     SearchLoggedModelsResponse,
     SetLoggedModelTagsRequest,
-    parse_status,
+    status_argument,
 )
 
 API = "/api/2.0/mlflow/"
@@ -90,7 +93,23 @@ SHOWN_TEXT = 300  # of an error body that is not the API's JSON (an HTML page, a
 log = logging.getLogger("lmfilter.client")
 
 JSON = dict[str, Any]
-Pairs = Mapping[str, str] | Iterable[KeyValue | tuple[str, str]]
+
+
+class KeyValueLike(Protocol):
+    """Anything with ``.key`` and ``.value``: MLflow's ``LoggedModelParameter`` and ``LoggedModelTag``."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def value(self) -> str: ...
+
+
+Pair = KeyValue | KeyValueLike | tuple[str, str | int | float] | Mapping[str, str]
+Pairs = Mapping[str, str | int | float] | Iterable[Pair]
+"""Params or tags: ``{"lr": "0.1"}``, ``[("lr", "0.1")]``, ``[KeyValue(...)]``, the API's own JSON
+``[{"key": "lr", "value": "0.1"}]`` or objects with ``.key`` and ``.value``; number values are written as
+text, as MLflow writes them."""
 T = TypeVar("T")
 
 __all__ = [
@@ -112,6 +131,7 @@ __all__ = [
     "TransportError",
     "calls",
     "describe",
+    "key_values",
     "read_answer",
     "shown_url",
 ]
@@ -158,31 +178,27 @@ _BY_STATUS: dict[int, type[LoggedModelsError]] = {
 
 
 class _Secrets:
-    """The credentials of a client, in every form a server might echo them, to replace by ``***``."""
+    """The credentials of a client, in every form a server might echo them, to replace by ``***``; one
+    fetched later (an OAuth token) is added as it is sent."""
 
     def __init__(self, token: str | None, basic: tuple[str, str] | None) -> None:
-        values = [token] if token else []
+        self.forms: list[str] = []
+        if token:
+            self.add(token)
         if basic:
-            values += [basic[1], base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()]
-        forms = {form for value in values if value for form in (value, quote(value, safe=""))}
+            self.add(basic[1])
+            self.add(base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode())
+
+    def add(self, value: str) -> None:
+        if not value or value in self.forms:
+            return
+        forms = {*self.forms, value, quote(value, safe="")}
         self.forms = sorted(forms, key=len, reverse=True)  # the longest first: one may hold another
 
     def redact(self, text: str) -> str:
         for form in self.forms:
             text = text.replace(form, "***")
         return text
-
-
-_USERINFO = re.compile(r"(?<=//)[^/?#@]*@")
-
-
-def shown_url(url: str) -> str:
-    """A server URL to show: any user and password in it replaced by ``***``.
-
-    >>> shown_url("http://me:pw@host:5000/x")
-    'http://***@host:5000/x'
-    """
-    return _USERINFO.sub("***@", url)
 
 
 def _server_url(text: str) -> tuple[str, tuple[str, str] | None]:
@@ -232,6 +248,10 @@ class Call(Generic[T]):
     idempotent: bool = True  # may be sent again after a failure that happened once it could have arrived
     done_if_gone: bool = False  # a 404 after a resend means an earlier attempt did it (deletes)
     segments: tuple[tuple[str, str], ...] = ()  # (what, value) of each id or key in the path
+    # The call as the target has it (a search compiled for it, a body as it documents it); with
+    # needs_target the target is resolved first, else it is given when known (None: an MLflow server).
+    for_target: Callable[[Target | None], Call[T]] | None = None
+    needs_target: bool = False
 
 
 def describe(call: Call[Any]) -> str:
@@ -364,32 +384,90 @@ def _body(request: _RequestBody) -> JSON:
     return data
 
 
-def _pairs(items: Pairs) -> tuple[KeyValue, ...]:
+_PAIR_SHAPES = (
+    "a mapping, (key, value) pairs, KeyValues, {'key': ..., 'value': ...} objects or objects with .key "
+    "and .value"
+)
+
+
+def key_values(items: Pairs, what: str = "pairs") -> tuple[KeyValue, ...]:
+    """Params or tags in any shape users have (see :data:`Pairs`), as the wire takes them; a bad one is a
+    ``TypeError`` or ``ValueError`` naming it (``what[i]``), never pydantic's text. A key given twice with
+    two values is refused: which one a server keeps differs."""
     if isinstance(items, Mapping):
-        return tuple(_pair(k, v) for k, v in items.items())
-    return tuple(i if isinstance(i, KeyValue) else _pair(i[0], i[1]) for i in items)
+        found = [(f"{what}[{k!r}]", k, v) for k, v in items.items()]
+    elif isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise TypeError(f"{what}: expected {_PAIR_SHAPES}; not {_shown_value(items)}")
+    else:
+        found = [(f"{what}[{i}]", *_key_value(item, f"{what}[{i}]")) for i, item in enumerate(items)]
+    pairs: dict[str, KeyValue] = {}
+    for where, key, value in found:
+        pair = _pair(where, key, value)
+        earlier = pairs.setdefault(pair.key, pair)
+        if earlier.value != pair.value:
+            raise ValueError(
+                f"{where}: the key {pair.key!r} is given twice, with {earlier.value!r} and {pair.value!r}"
+            )
+    return tuple(pairs.values())
 
 
-def _pair(key: Any, value: Any) -> KeyValue:
-    """A param or tag as the wire takes it; what it refuses is a ``ValueError`` in words, not pydantic's."""
+def _key_value(item: Any, where: str) -> tuple[Any, Any]:
+    if isinstance(item, KeyValue):
+        return item.key, item.value
+    if isinstance(item, tuple | list):
+        if len(item) != 2:
+            raise ValueError(f"{where}: a pair is (key, value), not {len(item)} items: {_shown_value(item)}")
+        return item[0], item[1]
+    if isinstance(item, Mapping):
+        extra = set(item) - {"key", "value"}
+        if "key" not in item or extra:
+            problem = f"unknown fields {sorted(map(str, extra))}" if extra and "key" in item else "no 'key'"
+            raise ValueError(
+                f"{where}: an object is {{'key': ..., 'value': ...}}; {problem} in {_shown_value(item)}"
+            )
+        return item["key"], item.get("value", "")
+    if not isinstance(item, str | bytes) and hasattr(item, "key") and hasattr(item, "value"):
+        return item.key, item.value  # MLflow's LoggedModelParameter and LoggedModelTag, and their like
+    raise TypeError(f"{where}: expected {_PAIR_SHAPES}; not {_shown_value(item)}")
+
+
+def _pair(where: str, key: Any, value: Any) -> KeyValue:
+    """A param or tag as the wire takes it: text keys; text values, or numbers written as MLflow writes
+    them (``0.1`` as ``'0.1'``)."""
+    if not isinstance(key, str):
+        raise TypeError(f"{where}: a key is text, not {type(key).__name__}: {_shown_value(key)}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{where}: the value of {key!r} is text or a number, not {type(value).__name__}: "
+            + _shown_value(value)
+        )
     try:
         return KeyValue(key=key, value=value)
     except ValidationError as error:
-        raise ValueError(f"a param or tag cannot be sent: {_first_problem(error)}") from None
+        raise ValueError(f"{where}: cannot be sent: {_first_problem(error)}") from None
+
+
+def _shown_value(value: Any) -> str:
+    return _clip(repr(value), 80)
 
 
 _MODEL_ID = "model id"
 
 
 class calls:  # noqa: N801 - a namespace of call builders
-    """The eight operations as :class:`Call` s, from the arguments users give (SPEC §1); and ``version``."""
+    """The eight operations as :class:`Call` s, with the arguments users give (SPEC §1); and ``version``.
+    :class:`Client` and :class:`AsyncClient` are made from these: each builder is an operation of both,
+    with its signature and docstring."""
 
     @staticmethod
     def version() -> Call[str]:
         return Call("GET", "/version", _text)
 
     @staticmethod
-    def get(model_id: str, allow_deleted: bool = False) -> Call[LoggedModel]:
+    def get(model_id: str, *, allow_deleted: bool = False) -> Call[LoggedModel]:
+        """``GET logged-models/{model_id}`` (MLflow: ``allow_deleted`` also finds deleted models)."""
         params = {"allow_deleted": "true"} if allow_deleted else None
         path, segments = _path("logged-models", (_MODEL_ID, model_id))
         return Call("GET", path, _model, params=params, segments=segments)
@@ -397,56 +475,110 @@ class calls:  # noqa: N801 - a namespace of call builders
     @staticmethod
     def create(
         experiment_id: str | int,
+        *,
         name: str | None = None,
         model_type: str | None = None,
         source_run_id: str | None = None,
         params: Pairs | None = None,
         tags: Pairs | None = None,
     ) -> Call[LoggedModel]:
+        """``POST logged-models``: a new model, PENDING until finalized. ``params`` and ``tags`` take any
+        shape of :data:`Pairs`."""
         body = CreateLoggedModelRequest(
             experiment_id=str(experiment_id),
             name=name,
             model_type=model_type,
             source_run_id=source_run_id,
-            params=_pairs(params) if params is not None else None,
-            tags=_pairs(tags) if tags is not None else None,
+            params=key_values(params, "params") if params is not None else None,
+            tags=key_values(tags, "tags") if tags is not None else None,
         )
         # Not idempotent: a create that may have arrived is never sent again.
         return Call("POST", API + "logged-models", _model, _body(body), idempotent=False)
 
     @staticmethod
     def delete(model_id: str) -> Call[None]:
+        """``DELETE logged-models/{model_id}`` (a soft delete on MLflow)."""
         path, segments = _path("logged-models", (_MODEL_ID, model_id))
         return Call("DELETE", path, _nothing, done_if_gone=True, segments=segments)
 
     @staticmethod
     def delete_tag(model_id: str, key: str) -> Call[None]:
+        """``DELETE logged-models/{model_id}/tags/{key}``."""
         path, segments = _path("logged-models", (_MODEL_ID, model_id), "tags", ("tag key", key))
         # Not idempotent on MLflow: a second DELETE of the same tag is a 404, so do not resend once sent.
         return Call("DELETE", path, _nothing, idempotent=False, segments=segments)
 
     @staticmethod
     def finalize(model_id: str, status: str | ModelStatus) -> Call[LoggedModel]:
-        body = FinalizeLoggedModelRequest(model_id=model_id, status=parse_status(status))
+        """``PATCH logged-models/{model_id}``: set the final status (``READY`` or ``FAILED``)."""
+        chosen = status_argument(status)
         path, segments = _path("logged-models", (_MODEL_ID, model_id))
-        return Call("PATCH", path, _model, _body(body), segments=segments)
+
+        def for_target(target: Target | None) -> Call[LoggedModel]:
+            body = FinalizeLoggedModelRequest(model_id=_id_in_body(target, model_id), status=chosen)
+            return Call("PATCH", path, _model, _body(body), segments=segments)
+
+        return replace(for_target(None), for_target=for_target)
 
     @staticmethod
     def log_params(model_id: str, params: Pairs) -> Call[None]:
-        body = LogLoggedModelParamsRequest(model_id=model_id, params=_pairs(params))
+        """``POST logged-models/{model_id}/params`` (a param, once logged, cannot change); ``params`` take
+        any shape of :data:`Pairs`."""
+        pairs = key_values(params, "params")
         path, segments = _path("logged-models", (_MODEL_ID, model_id), "params")
-        # Logging a param twice is an error: do not resend once it may have arrived.
-        return Call("POST", path, _nothing, _body(body), idempotent=False, segments=segments)
+
+        def for_target(target: Target | None) -> Call[None]:
+            body = LogLoggedModelParamsRequest(model_id=_id_in_body(target, model_id), params=pairs)
+            # Logging a param twice is an error: do not resend once it may have arrived.
+            return Call("POST", path, _nothing, _body(body), idempotent=False, segments=segments)
+
+        return replace(for_target(None), for_target=for_target)
 
     @staticmethod
     def set_tags(model_id: str, tags: Pairs) -> Call[None]:
-        body = SetLoggedModelTagsRequest(tags=_pairs(tags))
+        """``PATCH logged-models/{model_id}/tags``; ``tags`` take any shape of :data:`Pairs`."""
+        body = SetLoggedModelTagsRequest(tags=key_values(tags, "tags"))
         path, segments = _path("logged-models", (_MODEL_ID, model_id), "tags")
         return Call("PATCH", path, _nothing, _body(body), segments=segments)
 
     @staticmethod
+    def search_page(
+        filter: str | ast.Expr | None = None,  # noqa: A002
+        *,
+        experiment_ids: Iterable[str | int],
+        datasets: Datasets = None,
+        order_by: OrderByArg = None,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> Call[SearchLoggedModelsResponse]:
+        """One page of ``POST logged-models/search`` (the filter must be native for the target)."""
+        ids = list(experiment_ids)  # read once: a generator given here is not read again per target
+
+        def for_target(target: Target | None) -> Call[SearchLoggedModelsResponse]:
+            assert target is not None  # needs_target
+            body = compile_request(
+                filter,
+                target=target,
+                experiment_ids=ids,
+                datasets=datasets,
+                order_by=order_by,
+                max_results=max_results,
+                page_token=page_token,
+            )
+            return calls.search(body)
+
+        return Call("POST", API + "logged-models/search", _page, for_target=for_target, needs_target=True)
+
+    @staticmethod
     def search(body: SearchLoggedModelsRequest) -> Call[SearchLoggedModelsResponse]:
+        """``POST logged-models/search`` with a compiled body (see :func:`lmfilter.requests.compile`)."""
         return Call("POST", API + "logged-models/search", _page, _body(body))
+
+
+def _id_in_body(target: Target | None, model_id: str) -> str | None:
+    """MLflow requires the model id in the body of finalize and log_params too (SPEC §1); Databricks
+    documents only the path's."""
+    return None if target is not None and target.kind == "databricks" else model_id
 
 
 _MLFLOW_ROUTES = ("/", "\n")  # MLflow decodes a path before routing: these reach another endpoint, or none
@@ -745,6 +877,28 @@ class _Core:
     def exchange(self, call: Call[T]) -> Generator[_Send | _Sleep, Outcome, T]:
         return _exchange(call, self.url(call), self.retry, self.secrets)
 
+    def run(self, call: Call[T]) -> Generator[_Send | _Sleep, Outcome, T]:
+        """One operation, without I/O: the target first when the call needs it (read from ``/version``
+        once), the call as that target has it, then its exchange. Both clients only drive this."""
+        if call.needs_target or _needs_target(call):
+            target = yield from self.resolve()
+            if call.for_target is not None:
+                call = call.for_target(target)
+            _check_route(target, call)
+        elif call.for_target is not None and self.target is not None:
+            call = call.for_target(self.target)
+        return (yield from self.exchange(call))
+
+    def resolve(self) -> Generator[_Send | _Sleep, Outcome, Target]:
+        """The target's profile: as given, or for an MLflow server from its ``/version`` (asked once)."""
+        if self.target is None:
+            try:
+                version = yield from self.exchange(calls.version())
+            except LoggedModelsError as error:
+                version = self.version_after(error)
+            self.target = self.target_of(version)
+        return self.target
+
     def request(self, http: httpx.Client | httpx.AsyncClient, step: _Send) -> httpx.Request:
         """The httpx request of an attempt, each of its timeouts cut to the time the deadline leaves."""
         left = max(step.left(), 0.05)
@@ -780,26 +934,6 @@ class _Core:
         """The profile for what ``GET /version`` answered (an MLflow release; newest semantics if none)."""
         return get_target(_version_target(version))
 
-    def search_request(
-        self,
-        target: Target,
-        filter: str | ast.Expr | None,  # noqa: A002
-        experiment_ids: Iterable[str | int],
-        datasets: Datasets,
-        order_by: OrderByArg,
-        max_results: int | None,
-        page_token: str | None,
-    ) -> SearchLoggedModelsRequest:
-        return compile_request(
-            filter,
-            target=target,
-            experiment_ids=experiment_ids,
-            datasets=datasets,
-            order_by=order_by,
-            max_results=max_results,
-            page_token=page_token,
-        )
-
     def plan(
         self,
         target: Target,
@@ -830,20 +964,52 @@ def _auth_headers(
     return headers, (httpx.BasicAuth(*basic) if basic else None)
 
 
-_DEPLOYMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+def _user_agent() -> str:
+    from lmfilter import __version__  # the package imports this module before it sets its version
+
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"lmfilter/{__version__} httpx/{httpx.__version__} python/{python}"
 
 
-def _databricks_host(deployment_name: str | None, host: str | None) -> str:
-    if deployment_name:
-        if not _DEPLOYMENT.fullmatch(deployment_name):
-            raise ValueError(
-                f"a deployment name is one DNS label (letters, digits, '-'), not {deployment_name!r}"
-            )
-        return f"https://{deployment_name}.cloud.databricks.com"
-    host = host or os.environ.get("DATABRICKS_HOST")
-    if not host:
-        raise ValueError("give deployment_name=, host=, or set DATABRICKS_HOST")
-    return host if "://" in host else f"https://{host}"
+# ---- the operations, defined once for both clients ------------------------------------------------
+
+P = ParamSpec("P")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _operation(build: Callable[P, Call[T]]) -> Callable[Concatenate[Client, P], T]:
+    """A :class:`Client` method that sends what ``build`` describes (its signature and docstring)."""
+
+    def operation(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._send(build(*args, **kwargs))
+
+    return _named(operation, build, "Client")
+
+
+def _async_operation(build: Callable[P, Call[T]]) -> Callable[Concatenate[AsyncClient, P], Awaitable[T]]:
+    """An :class:`AsyncClient` method, awaited, that sends what ``build`` describes."""
+
+    async def operation(self: AsyncClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._send(build(*args, **kwargs))
+
+    return _named(operation, build, "AsyncClient")
+
+
+def _named(operation: F, build: Callable[..., Call[Any]], owner: str) -> F:
+    """``operation`` with the name, docstring and signature (``self`` first, the result unwrapped from
+    its Call) of ``build``, so ``help()`` and IDEs show the operation as written in :class:`calls`."""
+    signature = inspect.signature(build)
+    result = signature.return_annotation
+    if isinstance(result, str) and result.startswith("Call[") and result.endswith("]"):
+        result = result[len("Call[") : -1]
+    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    operation.__name__ = build.__name__
+    operation.__qualname__ = f"{owner}.{build.__name__}"
+    operation.__doc__ = build.__doc__
+    operation.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[self_parameter, *signature.parameters.values()], return_annotation=result
+    )
+    return operation
 
 
 # ---- the clients ------------------------------------------------------------------------------------
@@ -858,12 +1024,14 @@ class _ClientBase:
         token: str | None = None,
         *,
         basic_auth: tuple[str, str] | None = None,
+        auth: httpx.Auth | None = None,
         target: str | Target | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         page_size: int | None = None,
         page_limits: PageLimits | None = None,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        verify: ssl.SSLContext | bool = True,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if page_size is not None and (isinstance(page_size, bool) or page_size < 1):
@@ -872,7 +1040,12 @@ class _ClientBase:
         if in_url and (token or basic_auth):
             raise ValueError("the server URL holds a user and password: give credentials once, not twice")
         basic = basic_auth or in_url
-        headers, auth = _auth_headers(token, basic)
+        headers, basic_flow = _auth_headers(token, basic)
+        if auth is not None and (token or basic):
+            raise ValueError("give auth=, a token or basic auth: one of them")
+        secrets = _Secrets(token, basic)
+        if isinstance(auth, ConfigAuth):
+            auth.on_secret = secrets.add  # tokens the Config fetches are kept out of what is shown
         self._core = _Core(
             base,
             get_target(target) if target else None,
@@ -880,14 +1053,42 @@ class _ClientBase:
             page_size,
             page_limits or PageLimits(),
             max_answer_bytes,
-            _Secrets(token, basic),
+            secrets,
         )
-        self._token = bool(token or basic)
-        self._open(timeout=timeout, transport=transport, auth=auth, headers=headers, follow_redirects=False)
+        self._token = bool(token or basic or auth)
+        headers |= {"Accept": "application/json", "User-Agent": _user_agent()}
+        self._open(
+            timeout=timeout,
+            transport=transport,
+            auth=auth or basic_flow,
+            headers=headers,
+            verify=verify,
+            follow_redirects=False,
+        )
 
     def _open(self, **options: Any) -> None:
         """Make the httpx client (sync or async) that sends this client's requests."""
         raise NotImplementedError
+
+    @classmethod
+    def _of(cls, settings: Settings, options: dict[str, Any]) -> Self:
+        if settings.target:
+            options.setdefault("target", settings.target)
+        if settings.verify is not True:
+            options.setdefault("verify", settings.verify)
+        return cls(
+            settings.base_url, settings.token, basic_auth=settings.basic_auth, auth=settings.auth, **options
+        )
+
+    @classmethod
+    def from_env(cls, tracking_uri: str | None = None, *, token: str | None = None, **options: Any) -> Self:
+        """A client of the server MLflow would talk to: ``MLFLOW_TRACKING_URI`` (or ``tracking_uri``) is an
+        ``http(s)://`` server, or ``databricks`` / ``databricks://PROFILE`` for a Databricks workspace (see
+        :meth:`for_databricks`); ``MLFLOW_TRACKING_TOKEN`` (or ``token``), ``MLFLOW_TRACKING_USERNAME`` and
+        ``MLFLOW_TRACKING_PASSWORD``, ``MLFLOW_TRACKING_INSECURE_TLS`` and the certificate paths apply as in
+        MLflow (:func:`lmfilter.auth.mlflow_settings`). A local store (``file:``, ``sqlite:``, a path) is a
+        ``ValueError``: lmfilter talks to a tracking server. ``options`` are the constructor's."""
+        return cls._of(mlflow_settings(tracking_uri, token=token), options)
 
     @classmethod
     def for_databricks(
@@ -896,15 +1097,17 @@ class _ClientBase:
         token: str | None = None,
         *,
         host: str | None = None,
+        profile: str | None = None,
         **options: Any,
     ) -> Self:
         """A client of a Databricks workspace: ``https://<deployment_name>.cloud.databricks.com``, or
-        ``host``, or ``DATABRICKS_HOST``; the token from ``token`` or ``DATABRICKS_TOKEN``."""
-        token = token or os.environ.get("DATABRICKS_TOKEN")
-        if not token:
-            raise ValueError("a Databricks workspace needs a token: give token= or set DATABRICKS_TOKEN")
-        options.setdefault("target", "databricks")
-        return cls(_databricks_host(deployment_name, host), token, **options)
+        ``host``. A ``token`` given is sent as it is; otherwise the Databricks SDK's own configuration
+        authenticates (``DATABRICKS_HOST``, ``DATABRICKS_TOKEN``, the ``profile`` of ``~/.databrickscfg``,
+        OAuth machine-to-machine, ...; OAuth tokens refresh per request), which needs
+        ``pip install 'lmfilter[databricks]'`` beyond a plain ``DATABRICKS_HOST`` and ``DATABRICKS_TOKEN``
+        (:func:`lmfilter.auth.databricks_settings`)."""
+        settings = databricks_settings(deployment_name, token, host=host, profile=profile)
+        return cls._of(settings, options)
 
     def __repr__(self) -> str:
         target = self._core.target.name if self._core.target else None
@@ -917,9 +1120,11 @@ class Client(_ClientBase):
 
     ``target`` picks the semantics and limits (``mlflow``, ``mlflow-3.17``, ``databricks``); for an MLflow
     server it is read from ``GET /version`` when not given. A user and password in ``base_url`` become
-    basic auth. ``retry`` bounds each call in time (its ``deadline`` covers reading the answer too),
-    ``page_limits`` each search's paging, ``max_answer_bytes`` the answers read. ``transport`` is an
-    ``httpx.BaseTransport``.
+    basic auth; ``auth`` takes any ``httpx.Auth`` instead of a token. ``retry`` bounds each call in time
+    (its ``deadline`` covers reading the answer too), ``page_limits`` each search's paging,
+    ``max_answer_bytes`` the answers read. ``verify`` is httpx's (``False`` or an ``ssl.SSLContext``).
+    ``transport`` is an ``httpx.BaseTransport``. :meth:`from_env` and :meth:`for_databricks` make one from
+    what MLflow and Databricks users have set up.
     """
 
     _http: httpx.Client
@@ -938,14 +1143,14 @@ class Client(_ClientBase):
     def close(self) -> None:
         self._http.close()
 
-    # ---- sending ----
+    # ---- sending: the core's steps, driven with blocking I/O ----
 
     def _send(self, call: Call[T]) -> T:
-        if _needs_target(call):
-            _check_route(self.target, call)
-        steps = self._core.exchange(call)
-        step = next(steps)
+        return self._drive(self._core.run(call))
+
+    def _drive(self, steps: Generator[_Send | _Sleep, Outcome, T]) -> T:
         try:
+            step = next(steps)
             while True:
                 if isinstance(step, _Sleep):
                     time.sleep(step.seconds)
@@ -977,68 +1182,18 @@ class Client(_ClientBase):
     @property
     def target(self) -> Target:
         """The target's profile (for an MLflow server, from its ``/version`` on first use)."""
-        if self._core.target is None:
-            try:
-                version = self._send(calls.version())
-            except LoggedModelsError as error:
-                version = self._core.version_after(error)
-            self._core.target = self._core.target_of(version)
-        return self._core.target
+        return self._drive(self._core.resolve())
 
-    # ---- the eight operations ----
+    # ---- the eight operations (written once, in :class:`calls`) ----
 
-    def get(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModel:
-        """``GET logged-models/{model_id}`` (MLflow: ``allow_deleted`` also finds deleted models)."""
-        return self._send(calls.get(model_id, allow_deleted))
-
-    def create(
-        self,
-        experiment_id: str,
-        *,
-        name: str | None = None,
-        model_type: str | None = None,
-        source_run_id: str | None = None,
-        params: Pairs | None = None,
-        tags: Pairs | None = None,
-    ) -> LoggedModel:
-        """``POST logged-models``: a new model, PENDING until finalized."""
-        return self._send(calls.create(experiment_id, name, model_type, source_run_id, params, tags))
-
-    def delete(self, model_id: str) -> None:
-        """``DELETE logged-models/{model_id}`` (a soft delete on MLflow)."""
-        self._send(calls.delete(model_id))
-
-    def delete_tag(self, model_id: str, key: str) -> None:
-        """``DELETE logged-models/{model_id}/tags/{key}``."""
-        self._send(calls.delete_tag(model_id, key))
-
-    def finalize(self, model_id: str, status: str | ModelStatus) -> LoggedModel:
-        """``PATCH logged-models/{model_id}``: set the final status (``READY`` or ``FAILED``)."""
-        return self._send(calls.finalize(model_id, status))
-
-    def log_params(self, model_id: str, params: Pairs) -> None:
-        """``POST logged-models/{model_id}/params`` (a param, once logged, cannot change)."""
-        self._send(calls.log_params(model_id, params))
-
-    def set_tags(self, model_id: str, tags: Pairs) -> None:
-        """``PATCH logged-models/{model_id}/tags``."""
-        self._send(calls.set_tags(model_id, tags))
-
-    def search_page(
-        self,
-        filter: str | ast.Expr | None = None,  # noqa: A002
-        *,
-        experiment_ids: Iterable[str | int],
-        datasets: Datasets = None,
-        order_by: OrderByArg = None,
-        max_results: int | None = None,
-        page_token: str | None = None,
-    ) -> SearchLoggedModelsResponse:
-        """One page of ``POST logged-models/search`` (the filter must be native for the target)."""
-        body = self._core.search_request(
-            self.target, filter, experiment_ids, datasets, order_by, max_results, page_token
-        )
-        return self._send(calls.search(body))
+    get = _operation(calls.get)
+    create = _operation(calls.create)
+    delete = _operation(calls.delete)
+    delete_tag = _operation(calls.delete_tag)
+    finalize = _operation(calls.finalize)
+    log_params = _operation(calls.log_params)
+    set_tags = _operation(calls.set_tags)
+    search_page = _operation(calls.search_page)
 
     def search(
         self,
@@ -1072,7 +1227,12 @@ class Client(_ClientBase):
 
 class AsyncClient(_ClientBase):
     """The asynchronous twin of :class:`Client`: the same operations, awaited; ``search`` is async.
-    ``transport`` is an ``httpx.AsyncBaseTransport``."""
+    ``transport`` is an ``httpx.AsyncBaseTransport``.
+
+    :attr:`target` is a plain property, as on :class:`Client`, valid once the target is known: given to
+    the constructor (:meth:`for_databricks` gives it), or resolved by ``await client.resolve_target()`` or
+    by any operation that needed it (a search). Before that it raises ``RuntimeError`` rather than block.
+    """
 
     _http: httpx.AsyncClient
 
@@ -1090,12 +1250,14 @@ class AsyncClient(_ClientBase):
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    # ---- sending: the core's steps, driven with awaited I/O ----
+
     async def _send(self, call: Call[T]) -> T:
-        if _needs_target(call):
-            _check_route(await self.target(), call)
-        steps = self._core.exchange(call)
-        step = next(steps)
+        return await self._drive(self._core.run(call))
+
+    async def _drive(self, steps: Generator[_Send | _Sleep, Outcome, T]) -> T:
         try:
+            step = next(steps)
             while True:
                 if isinstance(step, _Sleep):
                     await asyncio.sleep(step.seconds)
@@ -1124,61 +1286,30 @@ class AsyncClient(_ClientBase):
             await response.aclose()
         return reading.answer()
 
-    async def target(self) -> Target:
-        """The target's profile (for an MLflow server, from its ``/version`` on first use)."""
+    @property
+    def target(self) -> Target:
+        """The target's profile, once known (given, or resolved: see :meth:`resolve_target`)."""
         if self._core.target is None:
-            try:
-                version = await self._send(calls.version())
-            except LoggedModelsError as error:
-                version = self._core.version_after(error)
-            self._core.target = self._core.target_of(version)
+            raise RuntimeError(
+                "the target of this AsyncClient is not known yet: `await client.resolve_target()` first "
+                "(or give target=)"
+            )
         return self._core.target
 
-    async def get(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModel:
-        return await self._send(calls.get(model_id, allow_deleted))
+    async def resolve_target(self) -> Target:
+        """The target's profile, for an MLflow server read from its ``/version`` (asked once)."""
+        return await self._drive(self._core.resolve())
 
-    async def create(
-        self,
-        experiment_id: str,
-        *,
-        name: str | None = None,
-        model_type: str | None = None,
-        source_run_id: str | None = None,
-        params: Pairs | None = None,
-        tags: Pairs | None = None,
-    ) -> LoggedModel:
-        return await self._send(calls.create(experiment_id, name, model_type, source_run_id, params, tags))
+    # ---- the eight operations (written once, in :class:`calls`) ----
 
-    async def delete(self, model_id: str) -> None:
-        await self._send(calls.delete(model_id))
-
-    async def delete_tag(self, model_id: str, key: str) -> None:
-        await self._send(calls.delete_tag(model_id, key))
-
-    async def finalize(self, model_id: str, status: str | ModelStatus) -> LoggedModel:
-        return await self._send(calls.finalize(model_id, status))
-
-    async def log_params(self, model_id: str, params: Pairs) -> None:
-        await self._send(calls.log_params(model_id, params))
-
-    async def set_tags(self, model_id: str, tags: Pairs) -> None:
-        await self._send(calls.set_tags(model_id, tags))
-
-    async def search_page(
-        self,
-        filter: str | ast.Expr | None = None,  # noqa: A002
-        *,
-        experiment_ids: Iterable[str | int],
-        datasets: Datasets = None,
-        order_by: OrderByArg = None,
-        max_results: int | None = None,
-        page_token: str | None = None,
-    ) -> SearchLoggedModelsResponse:
-        target = await self.target()
-        body = self._core.search_request(
-            target, filter, experiment_ids, datasets, order_by, max_results, page_token
-        )
-        return await self._send(calls.search(body))
+    get = _async_operation(calls.get)
+    create = _async_operation(calls.create)
+    delete = _async_operation(calls.delete)
+    delete_tag = _async_operation(calls.delete_tag)
+    finalize = _async_operation(calls.finalize)
+    log_params = _async_operation(calls.log_params)
+    set_tags = _async_operation(calls.set_tags)
+    search_page = _async_operation(calls.search_page)
 
     async def search(
         self,
@@ -1192,7 +1323,7 @@ class AsyncClient(_ClientBase):
     ) -> AsyncIterator[LoggedModel]:
         """See :meth:`Client.search`; the requests of a fan-out run concurrently, at most ``concurrency``
         at a time (when one fails, the others are cancelled)."""
-        target = await self.target()
+        target = await self.resolve_target()
         searched = self._core.plan(target, filter, experiment_ids, datasets, order_by, max_results)
         bound = asyncio.Semaphore(max(1, concurrency))
 
@@ -1213,3 +1344,16 @@ class AsyncClient(_ClientBase):
                     raise
             else:
                 yield step
+
+    async def plan(
+        self,
+        filter: str | ast.Expr | None = None,  # noqa: A002
+        *,
+        experiment_ids: Iterable[str | int],
+        datasets: Datasets = None,
+        order_by: OrderByArg = None,
+        max_results: int | None = None,
+    ) -> Plan:
+        """The plan :meth:`search` would run (see :meth:`lmfilter.plan.Plan.explain`)."""
+        target = await self.resolve_target()
+        return self._core.plan(target, filter, experiment_ids, datasets, order_by, max_results)

@@ -27,15 +27,13 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from lmfilter.errors import LmfilterError, kind_of
 from lmfilter.status import ModelStatus
-
-_BY_NUMBER = {status.number: status for status in ModelStatus}
-
 
 # ---- errors ---------------------------------------------------------------------------------------
 
 
-class LoggedModelsError(Exception):
+class LoggedModelsError(LmfilterError):
     """A request that failed: the server's error code and message, the HTTP status, and the request.
 
     ``note`` says what lmfilter did about it (e.g. why it was not sent again); it ends the text.
@@ -68,32 +66,59 @@ class MalformedAnswerError(LoggedModelsError):
 
 class PagingError(MalformedAnswerError):
     """A search whose pages would never end: a page token seen before, endless empty pages, or more pages
-    or time than :class:`lmfilter.plan.PageLimits` allow."""
+    or time than :class:`lmfilter.planner.PageLimits` allow."""
+
+
+_ENUM_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,99}")
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 def parse_status(value: Any) -> ModelStatus:
-    """A status as servers send it: the wire name, the short name or the enum's number."""
+    """A status as servers send it: the wire name, the short name or the enum's number. A name or number
+    lmfilter does not know yet (a newer server's) is kept as an unknown status (see
+    :mod:`lmfilter.status`); what cannot be a protobuf enum value at all is a ``ValueError``.
+
+    >>> parse_status("READY"), parse_status(3), parse_status("LOGGED_MODEL_ARCHIVED").known
+    (<ModelStatus.READY: 'LOGGED_MODEL_READY'>, <ModelStatus.FAILED: 'LOGGED_MODEL_UPLOAD_FAILED'>, False)
+    """
     if isinstance(value, ModelStatus):
         return value
-    if isinstance(value, bool):
-        raise ValueError(f"not a status: {value!r}")
-    if isinstance(value, int):
-        if value in _BY_NUMBER:
-            return _BY_NUMBER[value]
-        raise ValueError(f"unknown status number {value}")
+    if isinstance(value, str) and _ENUM_NAME.fullmatch(value):
+        return ModelStatus.unknown(value)
+    if isinstance(value, int) and not isinstance(value, bool) and INT32_MIN <= value <= INT32_MAX:
+        return ModelStatus.unknown(value)
+    names = ", ".join(s.wire_name for s in ModelStatus)
+    if isinstance(value, str):
+        shown = repr(value[:60]) + ("..." if len(value) > 60 else "")
+        raise ValueError(f"unknown status {shown}: not a status name ({names}, or another upper-case name)")
+    # Only a kind is named: a value of any size or depth can come here, and its repr could be neither.
+    what = (
+        kind_of(value)
+        if isinstance(value, bool) or not isinstance(value, int | float)
+        else "a number out of the 32-bit range"
+        if isinstance(value, int)
+        else "a number that is not a whole one"
+    )
+    raise ValueError(f"not a status: {what} (a status is a name such as {names}, or a 32-bit number)")
+
+
+def status_argument(value: str | ModelStatus) -> ModelStatus:
+    """A status a user gives (to finalize): one lmfilter knows, by short or wire name; never guessed."""
+    if isinstance(value, ModelStatus) and value.known:
+        return value
     if isinstance(value, str):
         try:
             return ModelStatus.from_name(value)
         except KeyError:
-            names = ", ".join(s.wire_name for s in ModelStatus)
-            raise ValueError(f"unknown status {value!r} (one of {names})") from None
-    raise ValueError(f"not a status: {value!r}")
+            pass
+    names = ", ".join(s.name for s in ModelStatus)
+    raise ValueError(f"unknown status {value!r}: one of {names} (or its wire name)")
 
 
 Status = Annotated[
     ModelStatus,
     BeforeValidator(parse_status),
-    PlainSerializer(lambda status: status.wire_name, return_type=str),
+    PlainSerializer(lambda status: status.raw, return_type=str | int),
 ]
 
 
@@ -350,16 +375,18 @@ class CreateLoggedModelRequest(_Body):
 
 
 class FinalizeLoggedModelRequest(_Body):
-    """``PATCH logged-models/{model_id}``: the id goes in the body too (MLflow requires it)."""
+    """``PATCH logged-models/{model_id}``: MLflow requires the id in the body too; Databricks documents
+    only ``status`` (the id is the path's), so it is left out there."""
 
-    model_id: str
+    model_id: str | None = None
     status: Status
 
 
 class LogLoggedModelParamsRequest(_Body):
-    """``POST logged-models/{model_id}/params``: the id goes in the body too (MLflow requires it)."""
+    """``POST logged-models/{model_id}/params``: MLflow requires the id in the body too; Databricks
+    documents only ``params``, so it is left out there."""
 
-    model_id: str
+    model_id: str | None = None
     params: tuple[KeyValue, ...]
 
 
