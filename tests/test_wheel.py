@@ -1,4 +1,4 @@
-"""The wheel carries the grammar: installed into a fresh venv (not editable), it parses filters."""
+"""The wheel carries the grammar and py.typed: installed in a fresh venv (not editable), it parses filters."""
 
 from __future__ import annotations
 
@@ -33,7 +33,11 @@ def test_wheel_in_a_fresh_venv_parses(tmp_path: Path) -> None:
     script = (
         "import lmfilter, pathlib; "
         "assert 'site-packages' in lmfilter.__file__, lmfilter.__file__; "
-        "print(lmfilter.format(\"params.alpha<0.3 and tags.in = 'x'\"))"
+        "print(lmfilter.format(\"params.alpha<0.3 and tags.in = 'x'\")); "
+        # typed (PEP 561), and one version: the package metadata's
+        "import importlib.metadata as m; "
+        "assert (pathlib.Path(lmfilter.__file__).parent / 'py.typed').is_file(); "
+        "assert lmfilter.__version__ == m.version('lmfilter'), lmfilter.__version__"
     )
     out = subprocess.run(
         [str(python), "-c", script], check=True, capture_output=True, text=True, cwd=tmp_path
@@ -47,3 +51,19 @@ def test_wheel_in_a_fresh_venv_parses(tmp_path: Path) -> None:
     )
     assert cli.returncode == 1
     assert "LMF201" in cli.stdout
+
+
+def test_user_facing_extras_are_ranges_and_tools_a_dependency_group() -> None:
+    """Extras are what users install next to their own packages: ranges. The project's tools are pinned, but
+    in a dependency group that no user installs."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras = project["project"]["optional-dependencies"]
+    assert "test" not in extras
+    for requirements in extras.values():
+        for requirement in requirements:
+            assert "==" not in requirement, requirement
+            assert ">=" in requirement, requirement
+            assert "<" in requirement, requirement
+    assert any(r.startswith("pytest==") for r in project["dependency-groups"]["test"])

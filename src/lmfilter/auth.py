@@ -49,16 +49,21 @@ EXTRA_HINT = "pip install 'lmfilter[databricks]'"
 
 _TRUE, _FALSE = ("true", "1"), ("false", "0")
 
-_USERINFO = re.compile(r"(?<=//)[^/?#@]*@")
+_USERINFO = re.compile(r"(?<=//).*@")  # greedy: a password may hold '@', '/', '?' or '#' itself
+_QUERY = re.compile(r"[?#].*")
 
 
 def shown_url(url: str) -> str:
-    """A server URL to show: any user and password in it replaced by ``***``.
+    """A server URL to show: any user and password in it replaced by ``***``, and any query or fragment
+    (where a token may travel) by ``?***``.
 
     >>> shown_url("http://me:pw@host:5000/x")
     'http://***@host:5000/x'
+    >>> shown_url("http://me:p@s/s?#w@host:5000/x?token=secret")
+    'http://***@host:5000/x?***'
     """
-    return _USERINFO.sub("***@", url)
+    url = _USERINFO.sub("***@", url, count=1)
+    return _QUERY.sub("?***", url, count=1)
 
 
 class HeaderSource(Protocol):
