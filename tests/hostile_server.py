@@ -46,9 +46,10 @@ class Seen:
 
 @dataclass(frozen=True)
 class Reply:
-    """What to answer: ``status``, ``headers`` and ``body``; ``trickle`` seconds between single bytes of the
-    body; ``drop`` closes the connection without a word; ``hang`` holds the request unanswered until the
-    server stops."""
+    """What to answer: ``status``, ``headers`` and ``body``; ``trickle`` seconds between pieces of
+    ``piece`` bytes of the body; ``drop`` closes the connection without a word; ``hang`` holds the request
+    unanswered until the server stops. ``raw`` bytes are sent instead of all that, as they are (trickled
+    too when asked): a status line and headers that never end, informational answers for ever, ..."""
 
     status: int = 200
     body: bytes = b""
@@ -56,6 +57,8 @@ class Reply:
     trickle: float | None = None
     drop: bool = False
     hang: bool = False
+    raw: bytes | None = None
+    piece: int = 1
 
     @classmethod
     def json(cls, payload: Any, status: int = 200, headers: Sequence[tuple[str, str | bytes]] = ()) -> Reply:
@@ -116,6 +119,11 @@ class HostileServer:
         self._listener.close()
 
     @property
+    def serving(self) -> int:
+        """How many connections are still being answered (a trickle ends once its client hangs up)."""
+        return sum(thread.is_alive() for thread in self._threads)
+
+    @property
     def paths(self) -> list[str]:
         return [f"{seen.method} {seen.path}" for seen in self.requests]
 
@@ -157,14 +165,16 @@ class HostileServer:
                 self._stop.wait()
                 return
             try:
-                connection.sendall(reply.head())
+                if reply.raw is None:
+                    connection.sendall(reply.head())
+                data = reply.body if reply.raw is None else reply.raw
                 if reply.trickle is None:
-                    connection.sendall(reply.body)
+                    connection.sendall(data)
                     return
-                for i in range(len(reply.body)):
+                for i in range(0, len(data), reply.piece):
                     if self._stop.wait(reply.trickle):
                         return
-                    connection.sendall(reply.body[i : i + 1])
+                    connection.sendall(data[i : i + reply.piece])
             except OSError:
                 return  # the client went away
 

@@ -11,11 +11,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import functools
 import gzip
 import itertools
+import json
 import logging
+import re
 import time
+import tracemalloc
 import uuid
+import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import quote, unquote
@@ -480,6 +485,61 @@ def test_a_trickled_create_is_neither_endless_nor_sent_twice() -> None:
     assert len(server.requests) == 1
 
 
+HEADS = {
+    # A status line and one header that never ends, a byte every 0.3 s (each read gets a byte in time).
+    "trickled headers": Reply(raw=b"HTTP/1.1 200 OK\r\nX-A: " + b"a" * 200, trickle=0.3),
+    # Informational answers for ever: each is whole, so no read ever waits long.
+    "102 for ever": Reply(raw=b"HTTP/1.1 102 Processing\r\n\r\n" * 100, trickle=0.2, piece=28),
+}
+
+
+def _serving_ends(server: HostileServer) -> bool:
+    """Whether the server sees its connections closed soon (the client kept no socket open)."""
+    for _ in range(100):
+        if not server.serving:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("head", HEADS.values(), ids=HEADS.keys())
+def test_a_status_line_and_headers_that_never_end_stop_at_the_deadline(head: Reply) -> None:
+    with HostileServer([head, model_reply()]) as server, client_of(server, retry=quick(2)) as client:
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="no answer within the 2 s deadline"):
+            client.get("m-1")
+        assert time.monotonic() - started < 2 + 1
+        assert len(server.requests) == 1
+        assert _serving_ends(server)
+        assert client.get("m-1").model_id == "m-1"  # the client is as good as before
+
+
+@pytest.mark.parametrize("head", HEADS.values(), ids=HEADS.keys())
+def test_a_status_line_and_headers_that_never_end_stop_at_the_deadline_async(head: Reply) -> None:
+    async def go(server: HostileServer) -> None:
+        async with async_client_of(server, retry=quick(2)) as client:
+            started = time.monotonic()
+            with pytest.raises(TransportError, match="no answer within the 2 s deadline"):
+                await client.get("m-1")
+            assert time.monotonic() - started < 2 + 1
+            assert (await client.get("m-1")).model_id == "m-1"
+
+    with HostileServer([head, model_reply()]) as server:
+        asyncio.run(go(server))
+        assert len(server.requests) == 2
+        assert _serving_ends(server)
+
+
+def test_a_create_whose_headers_never_end_is_not_sent_twice() -> None:
+    with (
+        HostileServer([HEADS["trickled headers"], model_reply()]) as server,
+        client_of(server, retry=quick(1.5)) as client,
+        pytest.raises(TransportError, match="not sent again"),
+    ):
+        client.create("1", name="n")
+    assert len(server.requests) == 1
+
+
 def test_the_cli_gives_up_on_an_unreachable_server_within_its_timeout(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -665,6 +725,94 @@ def test_an_answer_that_does_not_decompress_is_malformed() -> None:
             client.get("m-1")
 
 
+BOMB = 64 * 1024 * 1024  # bytes of zeros, which compress a thousandfold
+
+
+@functools.cache
+def _compressed(encoding: str) -> bytes:
+    """BOMB zeros in ``encoding``: gzip, deflate (zlib), raw deflate, or gzip of gzip."""
+    if encoding == "gzip, gzip":
+        return gzip.compress(_compressed("gzip"))
+    wbits = {"gzip": 31, "deflate": 15, "raw deflate": -15}[encoding]
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    zeros = bytes(1024 * 1024)
+    return b"".join(packer.compress(zeros) for _ in range(BOMB // len(zeros))) + packer.flush()
+
+
+def _peak_memory(call: Callable[[], Any]) -> tuple[int, BaseException | None]:
+    tracemalloc.start()
+    try:
+        call()
+        error = None
+    except Exception as caught:
+        error = caught
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak, error
+
+
+@pytest.mark.parametrize(
+    ("encoding", "status", "error", "message"),
+    [
+        ("gzip", 200, MalformedAnswerError, "larger than the 1,048,576 bytes"),
+        ("deflate", 200, MalformedAnswerError, "larger than the 1,048,576 bytes"),
+        ("raw deflate", 200, MalformedAnswerError, "larger than the 1,048,576 bytes"),
+        ("gzip, gzip", 200, MalformedAnswerError, r"Content-Encoding \(gzip, gzip\) cannot be decoded"),
+        ("gzip", 500, ServerError, "HTTP 500"),
+        ("gzip, gzip", 503, RateLimitedError, "HTTP 503"),
+    ],
+)
+def test_a_compression_bomb_is_stopped_at_the_cap(
+    encoding: str, status: int, error: type[Exception], message: str
+) -> None:
+    header = "deflate" if encoding == "raw deflate" else encoding
+    bomb = Reply(status, _compressed(encoding), (("Content-Encoding", header),))
+    limits = {"max_answer_bytes": 1024 * 1024, "retry": quick(1.5)}
+    with HostileServer([bomb]) as server, client_of(server, **limits) as client:
+        peak, caught = _peak_memory(lambda: client.get("m-1"))
+    assert type(caught) is error
+    assert re.search(message, str(caught))
+    assert len(str(caught)) < 1000
+    assert peak < 16 * 1024 * 1024  # the bomb would be 64 MiB (and 2 GiB stacked), not the cap's 1 MiB
+    assert len(server.requests) == (2 if status == 503 else 1)  # a 503 is retried once after 1 s
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip", "deflate", "raw deflate", "identity", "GZIP "])
+def test_compressed_answers_are_read(encoding: str) -> None:
+    body = json.dumps({"model": model_json()}).encode()
+    name = encoding.strip().lower()
+    pack = {"gzip": 31, "x-gzip": 31, "deflate": 15, "raw deflate": -15}.get(name)
+    if pack is not None:
+        packer = zlib.compressobj(6, zlib.DEFLATED, pack)
+        body = packer.compress(body) + packer.flush()
+    header = "deflate" if encoding == "raw deflate" else encoding
+    reply = Reply(200, body, (("Content-Encoding", header), ("Content-Type", "application/json")))
+    with HostileServer([reply]) as server, client_of(server) as client:
+        assert client.get("m-1").model_id == "m-1"
+    assert server.requests[0].headers["accept-encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200, gzip.compress(b'{"model": {}}')[:-12], (("Content-Encoding", "gzip"),)),  # cut short
+        Reply(200, b'{"model": {}}', (("Content-Encoding", "br"),)),
+        Reply(200, b'{"model": {}}', (("Content-Encoding", "gzip"), ("Content-Encoding", "identity"))),
+    ],
+    ids=["gzip cut short", "brotli", "two headers"],
+)
+def test_an_encoding_lmfilter_cannot_undo_is_malformed(reply: Reply) -> None:
+    async def go(server: HostileServer) -> None:
+        async with async_client_of(server) as client:
+            await client.get("m-1")
+
+    with HostileServer([reply]) as server:
+        for call in (lambda: client_of(server).get("m-1"), lambda: asyncio.run(go(server))):
+            with pytest.raises(MalformedAnswerError, match="cannot be decoded"):
+                call()
+
+
 @pytest.mark.parametrize(
     ("header", "wait"),
     [
@@ -709,6 +857,23 @@ def test_a_retry_after_past_the_deadline_ends_at_once() -> None:
             client.get("m-1")
         assert time.monotonic() - started < 2
     assert len(server.requests) == 1
+
+
+def test_retry_after_zero_for_ever_is_asked_a_bounded_number_of_times() -> None:
+    with (
+        HostileServer([BUSY]) as server,
+        client_of(server, retry=quick(2)) as client,
+        pytest.raises(RateLimitedError, match="still busy after"),
+    ):
+        client.get("m-1")
+    # 0.1 s, 0.2 s, 0.3 s, ... between attempts: 6 fit in 2 s (without the floor, hundreds did).
+    assert 3 <= len(server.requests) <= 8
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf")])
+def test_the_least_pause_is_a_number_of_seconds(bad: float) -> None:
+    with pytest.raises(ValueError, match="min_pause"):
+        RetryPolicy(min_pause=bad)
 
 
 def test_a_server_message_cannot_break_the_cli_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -818,6 +983,14 @@ def test_a_resent_delete_that_finds_the_model_gone_is_done_async() -> None:
     assert len(server.requests) == 2
 
 
+def test_a_404_after_a_busy_answer_is_still_not_found() -> None:
+    """A 503 did nothing: the 404 that follows is the server's word that there is no such model."""
+    gone = Reply.json({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "gone"}, 404)
+    with HostileServer([BUSY, gone]) as server, client_of(server) as client, pytest.raises(NotFoundError):
+        client.delete("typo-id")
+    assert len(server.requests) == 2
+
+
 def test_a_first_404_of_a_delete_is_still_not_found() -> None:
     gone = Reply.json({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "gone"}, 404)
     with HostileServer([gone]) as server, client_of(server) as client, pytest.raises(NotFoundError):
@@ -877,6 +1050,44 @@ def test_an_echoed_token_is_redacted_in_every_error() -> None:
             assert not _leaks(str(caught.value) + repr(vars(caught.value)), TOKEN)
 
 
+def _says(message: str) -> Callable[[Seen], Reply]:
+    return lambda seen: Reply.json({"error_code": "BAD", "message": message}, 400)
+
+
+@pytest.mark.parametrize(
+    ("password", "said", "shown"),
+    [
+        # A short password only where it stands alone: the rest of the message is the server's.
+        ("1", "error 1 at line 10, 21 rows", "error *** at line 10, 21 rows"),
+        ("10", "10 is wrong; 100 is not", "*** is wrong; 100 is not"),
+        ("hunter2", "hunter22 and hunter2 differ", "hunter22 and *** differ"),
+        # A long one wherever it is, even glued to other text.
+        (SECRET, f"x{SECRET}y", "x***y"),
+        # The forms a server echoes: a form's +, a path's %20 (either case), JSON escapes.
+        ("pa ss/word", "got pa+ss%2Fword and pa%20ss%2fword", "got *** and ***"),
+        ('pa"ss\\', 'raw {"p": "pa\\"ss\\\\"}', 'raw {"p": "***"}'),
+    ],
+)
+def test_a_password_is_redacted_as_a_whole(password: str, said: str, shown: str) -> None:
+    with HostileServer(_says(said)) as server:
+        url = server.base_url.replace("http://", f"http://u:{quote(password, safe='')}@")
+        with Client(url, target="mlflow", retry=quick()) as client, pytest.raises(BadRequestError) as caught:
+            client.get("m-1")
+    assert caught.value.message == shown
+
+
+def test_a_secret_cut_short_by_the_shown_length_is_still_redacted() -> None:
+    for body in (f'{{"message": "{"x" * 1990}{TOKEN}"}}', f"<p>{'x' * 290}{TOKEN}</p>"):
+        with (
+            HostileServer([Reply(400, body.encode())]) as server,
+            client_of(server, token=TOKEN) as client,
+            pytest.raises(BadRequestError) as caught,
+        ):
+            client.get("m-1")
+        assert "***" in caught.value.message
+        assert not any(TOKEN[:n] in str(caught.value) for n in range(4, len(TOKEN)))
+
+
 def test_an_unreachable_server_does_not_show_its_password() -> None:
     url = f"http://user:{SECRET}@127.0.0.1:{closed_port()}"
     with Client(url, target="mlflow", retry=quick(0.5)) as client, pytest.raises(TransportError) as caught:
@@ -901,6 +1112,12 @@ def test_percent_encoded_credentials_are_decoded_once() -> None:
         ("127.0.0.1:5000", "not a server URL"),
         (f"ftp://user:{SECRET}@host", "not a server URL"),
         ("http://host/?q=1", "no query or fragment"),
+        # A password holding the characters that end a URL's parts, and a token in the query.
+        (f"http://user:se/{SECRET}@127.0.0.1:9", "not a server URL"),
+        (f"http://user:se?{SECRET}@127.0.0.1:9", "not a server URL|no query or fragment"),
+        (f"http://user:se#{SECRET}@127.0.0.1:9", "not a server URL|no query or fragment"),
+        (f"ftp://user:p@{SECRET}@h", "not a server URL"),
+        (f"http://127.0.0.1:9/?token={SECRET}", "no query or fragment"),
     ],
 )
 def test_bad_server_urls_are_refused_without_their_password(url: str, message: str) -> None:

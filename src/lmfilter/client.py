@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import email.utils
 import inspect
 import json
@@ -42,12 +43,14 @@ import re
 import ssl
 import sys
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
+import httpcore
 import httpx
 from pydantic import ValidationError
 
@@ -178,11 +181,17 @@ _BY_STATUS: dict[int, type[LoggedModelsError]] = {
 
 
 class _Secrets:
-    """The credentials of a client, in every form a server might echo them, to replace by ``***``; one
-    fetched later (an OAuth token) is added as it is sent."""
+    """The credentials of a client, in every form a server might echo them (as given, percent-encoded as
+    in a path or a form, JSON-escaped, and the basic-auth header's base64), to replace by ``***``; one
+    fetched later (an OAuth token) is added as it is sent.
+
+    A secret shorter than :data:`_ANYWHERE` is replaced only where it stands as a whole token, not inside
+    another word or number: a password ``1`` must not turn ``line 10`` into ``line ***0`` (which would
+    mangle the message and show where the password was)."""
 
     def __init__(self, token: str | None, basic: tuple[str, str] | None) -> None:
         self.forms: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
         if token:
             self.add(token)
         if basic:
@@ -192,13 +201,27 @@ class _Secrets:
     def add(self, value: str) -> None:
         if not value or value in self.forms:
             return
-        forms = {*self.forms, value, quote(value, safe="")}
+        encoded = {quote(value, safe=""), quote_plus(value, safe="")}
+        escaped = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+        forms = {*self.forms, value, *encoded, *escaped}
         self.forms = sorted(forms, key=len, reverse=True)  # the longest first: one may hold another
+        self._pattern = re.compile("|".join(_secret_pattern(form) for form in self.forms))
 
     def redact(self, text: str) -> str:
-        for form in self.forms:
-            text = text.replace(form, "***")
-        return text
+        return self._pattern.sub("***", text) if self._pattern else text
+
+
+_ANYWHERE = 8
+"""How long a secret must be to be replaced wherever it appears, even inside other text."""
+
+
+def _secret_pattern(form: str) -> str:
+    pattern = re.escape(form)
+    if "%" in form:
+        pattern = f"(?i:{pattern})"  # percent-escapes come in either case (%2f, %2F)
+    if len(form) < _ANYWHERE:
+        pattern = rf"(?<!\w){pattern}(?!\w)"
+    return pattern
 
 
 def _server_url(text: str) -> tuple[str, tuple[str, str] | None]:
@@ -613,14 +636,19 @@ NOT_SENT_AGAIN = "not sent again: it may have reached the server and been done"
 class RetryPolicy:
     """When to try a call again, and after how long (SPEC §1, as the Databricks SDK does).
 
-    ``deadline`` bounds one call: its attempts, the pauses between them and the reading of each answer.
-    ``clock`` measures it; ``wall_clock`` reads a ``Retry-After`` given as an HTTP date.
+    ``deadline`` bounds one call: its attempts, the pauses between them and the reading of each answer
+    (the status line and headers included). ``min_pause`` is the least pause before the n-th retry of a
+    429 or 503, times n (up to ``max_backoff``), whatever ``Retry-After`` says: a server answering
+    ``Retry-After: 0`` for ever is asked about ``sqrt(20 * deadline)`` times within the deadline (49 in
+    the default 120 s), not thousands. ``clock`` measures the deadline; ``wall_clock`` reads a
+    ``Retry-After`` given as an HTTP date.
     """
 
     deadline: float = 120.0  # seconds for one call, retries included
     default_retry_after: float = 1.0
     jitter: float = 1.0
     max_backoff: float = 10.0
+    min_pause: float = 0.1
     clock: Callable[[], float] = time.monotonic
     random: Callable[[], float] = random.random
     wall_clock: Callable[[], float] = time.time
@@ -628,6 +656,8 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if not (isinstance(self.deadline, int | float) and 0 < self.deadline < math.inf):
             raise ValueError(f"the deadline is a positive number of seconds, not {self.deadline!r}")
+        if not (isinstance(self.min_pause, int | float) and 0 <= self.min_pause < math.inf):
+            raise ValueError(f"min_pause is a number of seconds, not {self.min_pause!r}")
 
     def retry_after(self, header: str | None) -> float:
         """The pause a ``Retry-After`` asks for: whole seconds or an HTTP date; the default when missing
@@ -648,7 +678,8 @@ class RetryPolicy:
         """Seconds to wait before retrying this answer, or ``None`` to take it as it is."""
         if answer.status_code not in (429, 503) or not call.idempotent:
             return None  # not busy; or the server got it, and sending it again could do it twice
-        wait = self.retry_after(answer.headers.get("Retry-After"))
+        floor = min(self.min_pause * attempt, self.max_backoff)
+        wait = max(self.retry_after(answer.headers.get("Retry-After")), floor)
         return self._within_deadline(wait + self.jitter * self.random(), started)
 
     def after_error(
@@ -681,8 +712,9 @@ def _as_text(value: Any) -> str:
         return f"(a JSON {_json_kind(value)})"
 
 
-def _error_text(answer: Answer) -> tuple[str, str | None]:
-    """The message and error code of an error answer: the API's JSON, or the start of whatever it is."""
+def _error_text(answer: Answer, redact: Callable[[str], str]) -> tuple[str, str | None]:
+    """The message and error code of an error answer: the API's JSON, or the start of whatever it is;
+    redacted before it is cut short, so no cut leaves the start of a secret."""
     try:
         data = json.loads(answer.content) if answer.content and answer.cut is None else None
     except (RecursionError, ValueError):
@@ -691,9 +723,9 @@ def _error_text(answer: Answer) -> tuple[str, str | None]:
         code = data.get("error_code")
         if not (isinstance(code, str) and code.isprintable() and 0 < len(code) <= 100):
             code = None
-        return _clip(_as_text(data.get("message", "")), SHOWN_MESSAGE), code
-    text = answer.content.decode("utf-8", "replace").strip()
-    return _clip(text, SHOWN_TEXT) or answer.reason, None
+        return _clip(redact(_as_text(data.get("message", ""))), SHOWN_MESSAGE), code
+    text = redact(answer.content.decode("utf-8", "replace").strip())
+    return _clip(text, SHOWN_TEXT) or redact(answer.reason), None
 
 
 def _first_problem(error: ValidationError) -> str:
@@ -716,7 +748,10 @@ def read_answer(call: Call[T], answer: Answer, secrets: _Secrets | None = None, 
             reason = f"the answer is larger than the {len(answer.content):,} bytes lmfilter reads"
         elif answer.cut == "encoding":
             encoding = answer.headers.get("Content-Encoding", "")
-            reason = f"the answer's Content-Encoding ({encoding}) cannot be decoded"
+            reason = (
+                f"the answer's Content-Encoding ({encoding}) cannot be decoded "
+                "(lmfilter reads one of gzip, deflate or none)"
+            )
         else:
             try:
                 return call.read(answer)
@@ -728,12 +763,10 @@ def read_answer(call: Call[T], answer: Answer, secrets: _Secrets | None = None, 
                 reason = f"its values cannot be read ({type(error).__name__})"
         message = redact(f"an answer lmfilter cannot read: {reason}")
         raise MalformedAnswerError(message, status_code=status, method=method, url=url, body=body, note=note)
-    message, code = _error_text(answer)
+    message, code = _error_text(answer, redact)
     kind = _BY_STATUS.get(status, ServerError if status >= 500 else LoggedModelsError)
     code = redact(code) if code else None
-    raise kind(
-        redact(message), error_code=code, status_code=status, method=method, url=url, body=body, note=note
-    )
+    raise kind(message, error_code=code, status_code=status, method=method, url=url, body=body, note=note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -787,7 +820,8 @@ def _exchange(
                 if outcome.status_code in (429, 503):
                     note = NOT_SENT_AGAIN if not call.idempotent else f"still busy after {_attempts(attempt)}"
                 return read_answer(call, outcome, secrets, note)
-            may_have_arrived = True
+            # A 429 or 503 did nothing, so a 404 after it is the model's own answer (only an attempt whose
+            # answer was lost may have done the work a later 404 reports).
             log.info("%s answered %s; retrying in %.1f s", where, outcome.status_code, wait)
         else:
             where = f"{call.method} {url}"
@@ -795,11 +829,14 @@ def _exchange(
             arrived = not isinstance(outcome, _NOT_SENT)
             may_have_arrived = may_have_arrived or arrived
             if wait is None:
-                what = str(outcome) or type(outcome).__name__
                 tries = f" after {_attempts(attempt)}" if attempt > 1 else ""
+                if policy.clock() - started >= policy.deadline:
+                    message = f"no answer within the {policy.deadline:g} s deadline{tries}"
+                else:
+                    message = f"no answer{tries}: {str(outcome) or type(outcome).__name__}"
                 note = NOT_SENT_AGAIN if arrived and not call.idempotent else ""
                 raise TransportError(
-                    secrets.redact(f"no answer{tries}: {what}"),
+                    secrets.redact(message),
                     method=call.method,
                     url=url,
                     body=call.json,
@@ -813,9 +850,40 @@ def _attempts(n: int) -> str:
     return f"{n} attempt{'' if n == 1 else 's'}"
 
 
+class _Decoder:
+    """Undoes one ``Content-Encoding`` (gzip, deflate or none), never producing more than asked: httpx
+    would inflate a whole chunk, and any stack of encodings, before a size cap could look at it."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding.strip().lower()
+        wbits = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+        if self.encoding in ("", "identity"):
+            self.inflate = None
+        elif self.encoding in wbits:
+            self.inflate = zlib.decompressobj(wbits[self.encoding])
+        else:  # a stack ("gzip, gzip"), or one lmfilter does not ask for (br, zstd, ...)
+            raise zlib.error(f"unsupported Content-Encoding {encoding!r}")
+        self.started = False
+
+    def decode(self, data: bytes, room: int) -> bytes:
+        """At most ``room`` (at least 1) bytes decoded from ``data``; what ``data`` holds beyond them is
+        dropped, so more than ``room - 1`` bytes means the answer is too large."""
+        if self.inflate is None:
+            return data[:room]
+        if not self.started and data and self.encoding == "deflate" and (data[0] & 0x0F) != 8:
+            self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send
+        self.started = self.started or bool(data)
+        return self.inflate.decompress(data, room)
+
+    def ended(self) -> bool:
+        """Whether a compressed body came whole (an empty body is nothing, not a cut stream)."""
+        return self.inflate is None or not self.started or self.inflate.eof
+
+
 class _Reading:
-    """One answer's body, read chunk by chunk until it ends, the deadline passes or it grows too large;
-    the same for the sync and the async transport."""
+    """One answer's body, read raw chunk by chunk and decoded here (so a compression bomb is stopped at
+    the cap, not inflated first), until it ends, the deadline passes or it grows too large; the same for
+    the sync and the async transport."""
 
     def __init__(self, step: _Send, response: httpx.Response, max_bytes: int) -> None:
         self.step, self.response = step, response
@@ -823,9 +891,25 @@ class _Reading:
         self.chunks: list[bytes] = []
         self.size = 0
         self.cut: str | None = None
+        self.pending = not response.is_stream_consumed  # whether the body is still to be read
+        encoding = response.headers.get("Content-Encoding", "") if self.pending else ""
+        try:
+            self.decoder: _Decoder | None = _Decoder(encoding)
+        except zlib.error:
+            self.decoder, self.cut, self.pending = None, "encoding", False
+        if response.is_stream_consumed:
+            # A transport or an auth flow that read the body (httpx decoded it): it is in memory already.
+            self.take(response.content)
 
-    def take(self, chunk: bytes) -> bool:
-        """Keep a chunk; ``False`` when reading must stop."""
+    def take(self, data: bytes) -> bool:
+        """Keep a raw chunk, decoded; ``False`` when reading must stop."""
+        if self.decoder is None:
+            return False
+        try:
+            chunk = self.decoder.decode(data, self.limit - self.size + 1)
+        except zlib.error:
+            self.cut = "encoding"
+            return False
         self.chunks.append(chunk)
         self.size += len(chunk)
         if self.size > self.limit:
@@ -834,7 +918,17 @@ class _Reading:
             self.cut = "deadline"
         return self.cut is None
 
+    def lost(self, error: httpx.TransportError) -> Outcome:
+        """What an attempt is when reading its body failed: cut at the deadline if that is why; else the
+        error (the answer may be retried)."""
+        if self.step.left() > 0:
+            return error
+        self.cut = "deadline"
+        return self.answer()
+
     def answer(self) -> Answer:
+        if self.cut is None and self.decoder is not None and not self.decoder.ended():
+            self.cut = "encoding"  # the compressed stream stopped short
         content = b"".join(self.chunks)[: self.limit]
         response = self.response
         return Answer(
@@ -845,6 +939,87 @@ class _Reading:
             str(response.url),
             self.cut,
         )
+
+
+# ---- the deadline, on every read -------------------------------------------------------------------
+
+_ATTEMPT: contextvars.ContextVar[_Send | None] = contextvars.ContextVar("lmfilter_attempt", default=None)
+
+
+def _left(timeout: float | None, expired: type[Exception]) -> float | None:
+    """A socket operation's timeout, cut to what the deadline of the attempt under way leaves: httpx's
+    timeouts apply to each read, so a server sending its headers a byte at a time, or ``102 Processing``
+    for ever, would otherwise outlast any deadline."""
+    step = _ATTEMPT.get()
+    if step is None:
+        return timeout
+    left = step.left()
+    if left <= 0:
+        raise expired("the deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's blocking network, each socket operation bounded by the deadline of the attempt."""
+
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_tcp(host, port, left, local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        left = _left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, left, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _bound_by_deadline(http: httpx.Client, given: object) -> None:
+    """Put :class:`_DeadlineBackend` under the transports httpx made for this client (the default and
+    any proxy's from the environment); httpx has no public hook for it. A transport the caller gave is
+    left as it is (its reads are bounded by the timeouts of each request only)."""
+    for transport in [http._transport, *http._mounts.values()]:
+        if transport is given:
+            continue
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.NetworkBackend) and not isinstance(backend, _DeadlineBackend):
+            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
 
 
 # ---- the shared core ------------------------------------------------------------------------------
@@ -1056,7 +1231,12 @@ class _ClientBase:
             secrets,
         )
         self._token = bool(token or basic or auth)
-        headers |= {"Accept": "application/json", "User-Agent": _user_agent()}
+        # Only what _Decoder undoes (httpx would also offer br and zstd when they are installed).
+        headers |= {
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": _user_agent(),
+        }
         self._open(
             timeout=timeout,
             transport=transport,
@@ -1131,6 +1311,7 @@ class Client(_ClientBase):
 
     def _open(self, **options: Any) -> None:
         self._http = httpx.Client(**options)
+        _bound_by_deadline(self._http, options.get("transport"))
 
     def __enter__(self) -> Self:
         return self
@@ -1162,22 +1343,25 @@ class Client(_ClientBase):
             return answer
 
     def _attempt(self, step: _Send) -> Outcome:
+        under_way = _ATTEMPT.set(step)  # every socket read and write of it ends by the deadline
         try:
-            response = self._http.send(self._core.request(self._http, step), stream=True)
-        except httpx.TransportError as error:
-            return error
-        reading = self._core.reading(step, response)
-        try:
-            for chunk in response.iter_bytes():
-                if not reading.take(chunk):
-                    break
-        except httpx.TransportError as error:
-            return error
-        except httpx.DecodingError:
-            reading.cut = "encoding"
+            try:
+                response = self._http.send(self._core.request(self._http, step), stream=True)
+            except httpx.TransportError as error:
+                return error
+            reading = self._core.reading(step, response)
+            try:
+                if reading.pending:
+                    for chunk in response.iter_raw():
+                        if not reading.take(chunk):
+                            break
+            except httpx.TransportError as error:
+                return reading.lost(error)
+            finally:
+                response.close()
+            return reading.answer()
         finally:
-            response.close()
-        return reading.answer()
+            _ATTEMPT.reset(under_way)
 
     @property
     def target(self) -> Target:
@@ -1269,21 +1453,25 @@ class AsyncClient(_ClientBase):
             return answer
 
     async def _attempt(self, step: _Send) -> Outcome:
+        reading: _Reading | None = None
         try:
-            response = await self._http.send(self._core.request(self._http, step), stream=True)
+            # httpx's timeouts apply to each read: only a timeout around it all bounds the status line
+            # and headers (a byte at a time, or ``102 Processing`` for ever) by the deadline.
+            async with asyncio.timeout(step.left()):
+                response = await self._http.send(self._core.request(self._http, step), stream=True)
+                reading = self._core.reading(step, response)
+                try:
+                    if reading.pending:
+                        async for chunk in response.aiter_raw():
+                            if not reading.take(chunk):
+                                break
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            expired = httpx.ReadTimeout("the deadline passed")
+            return expired if reading is None else reading.lost(expired)
         except httpx.TransportError as error:
-            return error
-        reading = self._core.reading(step, response)
-        try:
-            async for chunk in response.aiter_bytes():
-                if not reading.take(chunk):
-                    break
-        except httpx.TransportError as error:
-            return error
-        except httpx.DecodingError:
-            reading.cut = "encoding"
-        finally:
-            await response.aclose()
+            return error if reading is None else reading.lost(error)
         return reading.answer()
 
     @property
