@@ -5,7 +5,7 @@ from, left out of equality and hashing: two filters that mean the same written d
 case of keywords, ``creation_time`` for ``creation_timestamp``) are equal trees, so trees serve as cache keys.
 
 The parser (:mod:`lmfilter.syntax`) builds the *surface* tree, which may still hold the surface-only nodes
-:class:`Word`, :class:`DoubleQuoted` and :class:`Invalid`. The checker (:mod:`lmfilter.check`) turns it into
+:class:`Word`, :class:`DoubleQuoted` and :class:`Invalid`. The checker (:mod:`lmfilter.checker`) turns it into
 the *checked* tree that every later stage gets: each field typed, each value a :class:`String`,
 :class:`Number` or :class:`StatusValue` of the field's type.
 

@@ -1405,7 +1405,7 @@ class Client(_ClientBase):
         order_by: OrderByArg = None,
         max_results: int | None = None,
     ) -> Plan:
-        """The plan :meth:`search` would run (see :meth:`lmfilter.plan.Plan.explain`)."""
+        """The plan :meth:`search` would run (see :meth:`lmfilter.planner.Plan.explain`)."""
         return self._core.plan(self.target, filter, experiment_ids, datasets, order_by, max_results)
 
 
@@ -1542,6 +1542,6 @@ class AsyncClient(_ClientBase):
         order_by: OrderByArg = None,
         max_results: int | None = None,
     ) -> Plan:
-        """The plan :meth:`search` would run (see :meth:`lmfilter.plan.Plan.explain`)."""
+        """The plan :meth:`search` would run (see :meth:`lmfilter.planner.Plan.explain`)."""
         target = await self.resolve_target()
         return self._core.plan(target, filter, experiment_ids, datasets, order_by, max_results)

@@ -6,7 +6,7 @@ diagnostics; the request builder refuses a tree that has any; the planner splits
 
 Spelling is not this module's business (``attributes.creation_time``, ``tags.in`` without backticks, a
 ``+1``): lmfilter writes server text itself, so only the user's own text can be misspelt (see
-:mod:`lmfilter.check`).
+:mod:`lmfilter.checker`).
 
 >>> from lmfilter import parse
 >>> from lmfilter.schema import get_target
