@@ -296,3 +296,58 @@ def test_python_dash_m_runs_the_same_command() -> None:
     )
     assert result.returncode == 1
     assert "error[LMF201]" in result.stdout
+
+
+# ---- what a user meets first: --version, Ctrl-C, a missing extra -----------------------------------------
+
+
+def test_version_is_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.metadata
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"lmfilter {importlib.metadata.version('lmfilter')}"
+
+
+def test_ctrl_c_exits_130_without_a_traceback() -> None:
+    """A real SIGINT to the installed command while it waits for models on stdin."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    command = Path(sys.executable).parent / "lmfilter"
+    process = subprocess.Popen(
+        [str(command), "eval", "name = 'a'", "--models", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.5)  # let it start and block on stdin
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert "Traceback" not in err
+    assert err.strip() == "lmfilter: interrupted"
+    assert out == ""
+
+
+def test_a_missing_lsp_extra_is_one_line() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['pygls'] = None; "  # pygls not installed: importing it fails
+        "from lmfilter.cli import main; sys.exit(main(['lsp']))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "lmfilter lsp: lmfilter's language server needs pygls: pip install 'lmfilter[lsp]'"
+    ]

@@ -43,25 +43,39 @@ from lmfilter.requests import OrderKey, RequestError, datasets_of, order_keys
 from lmfilter.requests import compile as compile_request
 from lmfilter.schema import TARGETS, Target, get_target
 from lmfilter.status import ModelStatus
+from lmfilter.version import __version__
 from lmfilter.wire import KeyValue, LoggedModel
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status (130 when interrupted, as shells expect)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["lsp"]:  # the language server parses its own options (and loads pygls only then)
-        from lmfilter.lsp import main as lsp_main
-
-        return lsp_main(argv[1:])
-    parser = _parser()
-    args = parser.parse_args(argv)
     try:
+        if argv[:1] == ["lsp"]:  # the language server parses its own options (and loads pygls only then)
+            return _run_lsp(argv[1:])
+        parser = _parser()
+        args = parser.parse_args(argv)
         result: int = args.run(args, sys.stdout, sys.stderr)
     except BrokenPipeError:  # e.g. piped into `head`
         return EXIT_OK
+    except KeyboardInterrupt:
+        sys.stderr.write("lmfilter: interrupted\n")
+        return EXIT_INTERRUPTED
     return result
+
+
+def _run_lsp(argv: list[str]) -> int:
+    try:
+        from lmfilter.lsp import main as lsp_main
+    except ImportError as error:  # lsp.py says which extra is missing, in words
+        if "lmfilter[lsp]" not in str(error):
+            raise
+        sys.stderr.write(f"lmfilter lsp: {error}\n")
+        return EXIT_USAGE
+    return lsp_main(argv)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="lmfilter",
         description="Check, format and run search filters for ML logged models (MLflow, Databricks).",
     )
+    parser.add_argument("--version", action="version", version=f"lmfilter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check_cmd = commands.add_parser("check", help="report every problem in a filter")
