@@ -185,8 +185,8 @@ def test_stdin_skips_blank_and_comment_lines_and_reports_line_numbers(
     feed_stdin(monkeypatch, STDIN_FILTERS)
     status, out, _ = run(capsys, "check", "-")
     assert status == EXIT_ERRORS
-    assert "<stdin>:5:\nerror[LMF201]" in out
-    assert "<stdin>:7:\ninfo[LMF301]" in out
+    assert "<stdin>:5:1: LMF201 unknown entity 'metric'" in out  # placed as lint places it: line, column
+    assert "<stdin>:7:12: LMF301 " in out
     assert "<stdin>:3:" not in out  # a clean filter prints nothing
     assert "nightly" not in out  # comments are not filters
     assert "indented" not in out
@@ -237,7 +237,7 @@ def test_fmt_of_stdin_formats_each_line_and_names_bad_ones(
     status, out, err = run(capsys, "fmt", "-")
     assert status == EXIT_ERRORS
     assert out == "params.a = '1'\nmetrics.a >= 1000\n"
-    assert err.startswith("<stdin>:4:\nerror[LMF202]: unknown attribute 'nmae'")
+    assert err.startswith("<stdin>:4:1: LMF202 unknown attribute 'nmae'")
 
 
 def test_fmt_takes_no_target(capsys: pytest.CaptureFixture[str]) -> None:

@@ -443,8 +443,8 @@ def test_the_command_reports_stdin_lines_that_are_not_utf8() -> None:
     assert b"Traceback" not in result.stderr
     out = result.stdout.decode("utf-8")
     lone = "lone surrogates are not characters: no server can be sent '\\udcff\\udcfe'"
-    assert f"<stdin>:2:\nerror[LMF112]: {lone}" in out
-    assert "<stdin>:3:\nerror[LMF202]" in out
+    assert f"<stdin>:2:9: LMF112 {lone}" in out
+    assert "<stdin>:3:1: LMF202" in out
     assert out.endswith("3 filters checked for MLflow 3.18: 2 errors, 0 warnings, 0 infos\n")
 
 
@@ -569,4 +569,4 @@ def test_a_byte_order_mark_before_stdin_is_not_part_of_the_filter(
     assert main(["check", "-"]) == EXIT_ERRORS
     out, _ = capsys.readouterr()
     assert "<stdin>:1:" not in out  # the mark in front of the first line is dropped
-    assert "<stdin>:2:\nerror[LMF104]: unexpected '\\ufeffname'" in out  # elsewhere it is a stray character
+    assert "<stdin>:2:1: LMF104 unexpected '\\ufeffname'" in out  # elsewhere it is a stray character

@@ -128,11 +128,15 @@ BAD = "nmae = 'x'"  # LMF202, with a fix
         pytest.param(f'lmfilter.compile(filter="{BAD}", experiment_ids=["1"])', id="compile-filter="),
         pytest.param(f'lmfilter.plan("{BAD}", experiment_ids=["1"])', id="plan"),
         pytest.param(f'client.search("{BAD}", experiment_ids=["1"])', id="client.search"),
-        pytest.param(f'Client(url).search(filter="{BAD}", experiment_ids=["1"])', id="search-filter="),
+        pytest.param(
+            f'lmfilter.Client(url).search(filter="{BAD}", experiment_ids=["1"])', id="search-filter="
+        ),
     ],
 )
 def test_each_call_form_is_linted_in_place(call: str) -> None:
-    source = f"import lmfilter, mlflow\nmodels = []\n\n\ndef report(client):\n    return {call}\n"
+    source = (
+        f"import lmfilter, mlflow\nmodels = []\n\n\ndef report(client: lmfilter.Client):\n    return {call}\n"
+    )
     report = lint_source(source, "python", path="report.py")
     assert placed(report) == [("LMF202", "error", region_of(source, 6, "nmae"))]
     assert report.findings[0].filter == BAD
@@ -196,7 +200,7 @@ def test_triple_quoted_multi_line_filter() -> None:
 
 SKIPPED = """import lmfilter
 x = 1
-lmfilter.parse(f"name = '{x}'")
+lmfilter.parse(f"metrics.a > {x}")
 lmfilter.parse(
     "name = 'a' "
     "AND nmae = 1"
@@ -204,7 +208,7 @@ lmfilter.parse(
 """
 
 
-def test_f_strings_and_implicit_concatenation_are_skipped_infos() -> None:
+def test_f_strings_with_unknowable_holes_and_implicit_concatenation_are_skipped_infos() -> None:
     report = lint_source(SKIPPED, "python", path="s.py")
     assert report.filters == 2
     assert placed(report) == [
@@ -212,11 +216,70 @@ def test_f_strings_and_implicit_concatenation_are_skipped_infos() -> None:
         (SKIPPED_CODE, "info", Region(5, 5, 5, 5)),
     ]
     assert [f.message for f in report.findings] == [
-        "an f-string with holes is not linted",
+        "an f-string with a hole outside quotes is not linted",
         "an implicitly concatenated string is not linted",
     ]
-    assert lint_source(SKIPPED, "python", native=True, path="s.py").findings == report.findings  # still infos
-    assert "s.py:3:16: LMF401 an f-string with holes is not linted\n" in render_text([report])
+    native = lint_source(SKIPPED, "python", native=True, path="s.py").findings
+    assert [(f.code, f.severity, f.region) for f in native] == [  # still infos
+        (f.code, f.severity, f.region) for f in report.findings
+    ]
+    assert "s.py:3:16: LMF401 an f-string with a hole outside quotes is not linted\n" in render_text([report])
+
+
+F_STRINGS = [
+    # (the f-string as written, the filter linted, the text under the finding's region)
+    ("f\"name = '{name}' AND nmae = 'x'\"", "name = 'x' AND nmae = 'x'", "nmae"),
+    ("f\"params.{key} = '{v!r:>{w}}' AND nmae = 1\"", "params.x = 'x' AND nmae = 1", "nmae"),
+    ("f\"tags.`{k}` = '{d['a']}' AND nmae = 1\"", "tags.`x` = 'x' AND nmae = 1", "nmae"),
+    ('f"name = {n!r} AND nmae = 1"', "name = 'x' AND nmae = 1", "nmae"),
+    ("f\"tags.é = '{x}' AND nmae = 1\"", "tags.é = 'x' AND nmae = 1", "nmae"),
+    ("rf\"name = '\\{x}' AND nmae = 1\"", "name = '\\x' AND nmae = 1", "nmae"),
+    (
+        "f\"name = '{x}' AND {{nmae}} = 1\"",
+        "name = 'x' AND {nmae} = 1",
+        "{{nmae}}",
+    ),  # braces sent as they are
+    ("f\"name = '{x}\\n' AND nmae = 1\"", "name = 'x\n' AND nmae = 1", "nmae"),
+    (
+        "f\"name = 'a' AND tags.t = '{nmae}' AND nmae = 1\"",
+        "name = 'a' AND tags.t = 'x' AND nmae = 1",
+        "nmae =",
+    ),
+]
+
+
+@pytest.mark.parametrize(("written", "text", "under"), F_STRINGS, ids=[w for w, _, _ in F_STRINGS])
+def test_an_f_string_is_linted_with_a_stand_in_for_each_hole_inside_quotes(
+    written: str, text: str, under: str
+) -> None:
+    source = f"import mlflow\nmlflow.search_logged_models(filter_string={written})\n"
+    (finding,) = lint_source(source, "python").findings
+    assert (finding.code, finding.filter) == ("LMF202", text) or (finding.code, finding.filter) == (
+        "LMF104",
+        text,
+    )
+    line = source.split("\n")[1]
+    start = line.rindex(under) + 1
+    assert (finding.region.line, finding.region.column) == (2, start)
+
+
+def test_a_finding_on_a_stand_in_points_at_its_hole() -> None:
+    source = "import mlflow\nmlflow.search_logged_models(filter_string=f\"params.{k} < '{v}'\")\n"
+    (finding,) = lint_source(source, "python").findings  # < on a string
+    assert finding.code == "LMF203"
+    assert source.split("\n")[1][finding.region.column - 1 :].startswith("params.{k} < '{v}'")
+
+
+def test_a_triple_quoted_f_string_maps_holes_across_lines() -> None:
+    source = (
+        "import mlflow\n"
+        'mlflow.search_logged_models(filter_string=f"""\n'
+        "  name = '{\n"
+        "  x}'\n"
+        '  AND nmae = 1""")\n'
+    )
+    (finding,) = lint_source(source, "python").findings
+    assert (finding.code, finding.region.line, finding.region.column) == ("LMF202", 5, 7)
 
 
 def test_python_fix_is_escaped_for_its_literal() -> None:
@@ -235,8 +298,29 @@ def test_python_fix_that_a_raw_literal_cannot_hold_is_left_out() -> None:
     assert (finding.code, finding.fixes) == ("LMF111", ())
 
 
-def test_python_file_that_does_not_parse_has_no_findings() -> None:
-    assert lint_source("lmfilter.parse('nmae = 1'\n", "python").findings == ()
+@pytest.mark.parametrize(
+    ("source", "line", "column", "says"),
+    [
+        ("lmfilter.parse('nmae = 1'\n", 1, 15, "'(' was never closed"),
+        ("x = 1\n\ndef f(:\n", 3, 7, "invalid syntax"),
+        ("x = 'é' +\n", 1, 10, "invalid syntax"),
+        ("a = 1\x00\n", 1, 1, "null bytes"),
+        ("(" * 300 + ")" * 300 + "\n", 1, 201, "too many nested parentheses"),
+        ("x = " + "-" * 200_000 + "1\n", 1, 1, "nested too deeply"),  # the parser's stack
+        ("x = " + "+".join(["1"] * 5000) + "\n", 1, 1, "nested too deeply"),  # ast's depth
+        ("x = " + "+".join(["1"] * 990) + "\n", 1, 1, "nested too deeply"),  # deeper than a walk of it
+    ],
+)
+def test_a_python_file_that_does_not_parse_is_a_warning_where_it_stops(
+    source: str, line: int, column: int, says: str
+) -> None:
+    (finding,) = lint_source(source, "python", path="broken.py").findings
+    assert (finding.code, finding.severity) == ("LMF402", "warning")
+    assert (finding.region.line, finding.region.column) == (line, column)
+    assert says in finding.message
+    assert "not linted" in finding.message
+    # A warning: the run does not fail on a file it cannot read as Python.
+    assert not lint_source(source, "python").has_errors
 
 
 # ---- once bugs of documents.py ---------------------------------------------------------------------
@@ -257,7 +341,7 @@ def test_f_string_without_holes_is_linted_or_reported() -> None:
 
 
 def test_filters_in_returns_filters_in_source_order() -> None:
-    source = 'def f():\n    lmfilter.parse("a = 1")\nlmfilter.parse("b = 1")\n'
+    source = 'import lmfilter\ndef f():\n    lmfilter.parse("a = 1")\nlmfilter.parse("b = 1")\n'
     assert [f.text for f in documents.filters_in(source, "python")] == ["a = 1", "b = 1"]
 
 
@@ -405,14 +489,25 @@ def test_json_report(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "severity",
         "message",
         "filter",
+        "call",
+        "sends",
+        "target",
+        "native",
         "fixes",
     }
     assert all(set(f) == keys for f in payload)
     app = payload[2]
+    # How each filter was read: a .lmf line as configured; a call site as its call sends it.
+    assert [(f["call"], f["sends"], f["target"], f["native"]) for f in payload] == [
+        (None, "lmfilter", "mlflow", False),
+        (None, "lmfilter", "mlflow", False),
+        ("lmfilter.parse", "lmfilter", "mlflow", False),
+    ]
     assert (app["line"], app["column"], app["end_line"], app["end_column"]) == (3, 39, 3, 43)
     assert app["fixes"] == [
         {
             "title": "replace with 'name'",
+            "safe": False,  # a guess at a misspelt name
             "edits": [{"line": 3, "column": 39, "end_line": 3, "end_column": 43, "replacement": "name"}],
         }
     ]
@@ -539,3 +634,17 @@ def test_pre_commit_hook_definition() -> None:
     assert fields["types_or"] == "[python, file]"
     assert fields["files"] == r"\.(py|lmf)$"
     assert fields["name"]
+
+
+def test_a_line_separator_inside_a_filter_does_not_move_the_next_lines_caret() -> None:
+    # U+2028 ends a line for str.splitlines, not for editors, Python or lint: line 2 is "nmae = 2".
+    source = "name = 'a\u2028b'\nnmae = 2\n"
+    report = lint_source(source, "lmf", path="sep.lmf")
+    (finding,) = report.findings
+    assert (finding.region.line, finding.region.column) == (2, 1)
+    assert "  2 | nmae = 2\n    | ^^^^ error" in render_text([report])
+    python = "import lmfilter\nlmfilter.parse('name = \u2028 nmae')\nlmfilter.parse('nmae = 1')\n"
+    assert [(f.code, f.region.line, f.region.column) for f in lint_source(python, "python").findings] == [
+        ("LMF104", 2, 24),  # the separator itself, where it stands
+        ("LMF202", 3, 17),
+    ]

@@ -211,7 +211,7 @@ async def test_python_filters_are_linted_in_place_and_skipped_ones_reported(clie
         "label = '🔑'; mlflow.search_logged_models(filter_string=\"nmae = 'x'\")\n"
         "lmfilter.check('metrics.acc > 1'\n"
         "               ' AND nmae = 2')\n"
-        "mlflow.search_logged_models(filter_string=f\"name = '{label}'\")\n"
+        'mlflow.search_logged_models(filter_string=f"metrics.a > {label}")\n'
         "print('nmae = 1')\n"
     )
     _, diagnostics = await open_document(client, "calls.py", text, "python")
@@ -222,7 +222,7 @@ async def test_python_filters_are_linted_in_place_and_skipped_ones_reported(clie
     ]
     assert [d.message for d in diagnostics[1:]] == [
         "an implicitly concatenated string is not linted",
-        "an f-string with holes is not linted",
+        "an f-string with a hole outside quotes is not linted",
     ]
 
 
@@ -1144,7 +1144,7 @@ async def test_requests_before_initialize_and_after_shutdown() -> None:
             "failed: the client's answer does not fit: invalid value for type, expected Sequence at $.result",
         ),
         ({"result": [5]}, "workspace/configuration: expected a table of settings, not 5"),
-        ({"result": [{"target": 5}]}, "workspace/configuration: target must be a str, not 5"),
+        ({"result": [{"target": 5}]}, "workspace/configuration: target must be a string, not 5"),
         ({"result": [{"native": "yes"}]}, "workspace/configuration: native must be a bool, not 'yes'"),
         ({"error": {"code": -32603, "message": "no"}}, "workspace/configuration failed: no"),
         ({"error": "no"}, "workspace/configuration failed: the client's answer does not fit"),
@@ -1376,7 +1376,7 @@ def fifo(path: Path) -> Path:
 @pytest.mark.parametrize(
     ("pyproject", "logged"),
     [
-        ('[tool.lmfilter]\ntarget = 5\nnative = "yes"\n', "[tool.lmfilter]: target must be a str, not 5"),
+        ('[tool.lmfilter]\ntarget = 5\nnative = "yes"\n', "[tool.lmfilter]: target must be a string, not 5"),
         ("[tool]\nlmfilter = 5\n", "[tool.lmfilter]: expected a table of settings, not 5"),
         ("[tool.lmfilter\n", "pyproject.toml: Expected ']'"),
         (b"[tool.lmfilter]\ntarget = '\xff'\n", "pyproject.toml: 'utf-8' codec can't decode byte 0xff"),
@@ -1487,3 +1487,99 @@ async def test_work_a_request_does_in_a_thread_stops_when_the_text_changes_or_it
         assert only["newText"] == lmfilter.format(first)
     finally:
         await server.stop()
+
+
+# ---- one analysis: the language server publishes what lint reports --------------------------------------
+
+SAME_PYPROJECT = """
+[tool.lmfilter]
+target = "mlflow-3.17"
+exclude = ["legacy/"]
+
+[[tool.lmfilter.overrides]]
+paths = ["notebooks/**"]
+target = "databricks"
+native = true
+"""
+
+SAME_DOCUMENTS = {
+    "src/app.py": (
+        "import mlflow, lmfilter\n"
+        "from databricks.sdk import WorkspaceClient\n"
+        "mlflow.search_logged_models(['1'], \"tags.a = 'x' OR status = 'READY'\")\n"
+        "WorkspaceClient().experiments.search_logged_models(filter=\"params.a < '1'\")\n"
+        "lmfilter.select(models, \"tags.`🔑` = '1' OR nmae = 'x'\")  # noqa: LMF301\n"
+        "mlflow.search_logged_models(filter_string=f\"name = '{n}' AND nmae = 'y'\")\n"
+        'mlflow.search_logged_models(filter_string=f"metrics.a > {t}")\n'
+        "lmfilter.parse('''\n  status = 2\n  AND nmae = 1''')  # noqa: LMF211\n"
+    ),
+    "filters/a.lmf": (
+        "tags.a = 'x' OR status = 'READY'\nnmae = 'x'  # noqa: LMF202\ntags.`é\u2028` = 1 AND nmae = 1\n"
+    ),
+    "notebooks/n/b.lmf": "tags.a = 'x' OR name = 'y'\n",
+    "legacy/old.lmf": "nmae = 'x'\n",
+    "src/broken.py": "import mlflow\ndef f(:\n",
+}
+
+
+async def test_the_server_publishes_what_lint_reports(tmp_path: Path) -> None:
+    from lmfilter.config import load
+    from lmfilter.documents import kind_of, utf16_column
+    from lmfilter.lint import lint_paths
+
+    (tmp_path / "pyproject.toml").write_text(SAME_PYPROJECT, encoding="utf-8")
+    for name, text in SAME_DOCUMENTS.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    config = load(tmp_path)
+    linted = {
+        os.path.relpath(report.path, tmp_path): [
+            (
+                f.code,
+                f.severity,
+                f.region.line - 1,
+                utf16_column(text.split("\n")[f.region.line - 1], f.region.column - 1),
+            )
+            for f in report.findings
+        ]
+        for report in lint_paths([tmp_path], config=config)
+        for text in [SAME_DOCUMENTS[os.path.relpath(report.path, tmp_path)]]
+    }
+    assert "legacy/old.lmf" not in linted  # excluded
+    assert sum(map(len, linted.values())) >= 10  # a test of something
+    severities: dict[types.DiagnosticSeverity | None, str] = {
+        ERROR: "error",
+        WARNING: "warning",
+        INFO: "info",
+    }
+    lsp = await started()
+    try:
+        await lsp.initialize_session(
+            types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=tmp_path.as_uri())
+        )
+        for name, text in SAME_DOCUMENTS.items():
+            uri = (tmp_path / name).as_uri()
+            language = "python" if kind_of(name) == "python" else "lmfilter"
+            item = types.TextDocumentItem(uri=uri, language_id=language, version=1, text=text)
+            params = types.DidOpenTextDocumentParams(text_document=item)
+
+            def send(params: types.DidOpenTextDocumentParams = params) -> None:
+                lsp.text_document_did_open(params)
+
+            diagnostics = await published(lsp, send, uri, 1)
+            served = [
+                (d.code, severities.get(d.severity), d.range.start.line, d.range.start.character)
+                for d in sorted(diagnostics, key=lambda d: (d.range.start.line, d.range.start.character))
+            ]
+            assert served == sorted(linted.get(name, []), key=lambda f: (f[2], f[3])), name
+    finally:
+        await stop(lsp)
+
+
+async def test_hover_and_completion_on_a_condition_being_typed(client: LanguageClient) -> None:
+    """The field of a condition cut short is one (the parser reads it so), and an open key the editor closed
+    is replaced up to its closing backquote."""
+    assert "**status** — status" in hover_text(await hover(client, "name = 'a' AND sta|tus IN ("))
+    assert await hover(client, "name = (x OR sta|tus") is None  # skipped by the parser
+    items = await complete(client, "metrics.`my|`")
+    assert edit_of(items, "metrics.`my metric`") == (at(0, 0, 12), "metrics.`my metric`")

@@ -9,19 +9,24 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from lark.exceptions import UnexpectedInput
 
 import lmfilter
 from lmfilter import ast
 from lmfilter.ast import Op
-from lmfilter.diagnostics import Diagnostic, Span
+from lmfilter.diagnostics import LIMIT_CODE, Diagnostic, Span
 from lmfilter.syntax import (
     MAX_DEPTH,
     MAX_LENGTH,
+    Expected,
+    Partial,
+    Slot,
     _Driver,
     _Machine,
     _table,
     _tokens,
     _UnexpectedTokenError,
+    expected_at,
     parse_surface,
     parser,
 )
@@ -287,3 +292,239 @@ def test_reading_straight_through_is_the_mending_reading_of_a_faultless_filter(t
         return
     assert exactly(mended) == exactly(straight)
     assert diagnostics[lexical:] == []
+
+
+# ---- what may come next ---------------------------------------------------------------------------
+
+VALUES = {"DQ_STRING", "NUMBER", "STRING", "WORD"}
+IN_CONDITION = {
+    Slot.OPERATOR,
+    Slot.NEGATED,
+    Slot.NULL,
+    Slot.VALUE,
+    Slot.LIST_OPEN,
+    Slot.LIST_VALUE,
+    Slot.LIST_NEXT,
+    Slot.LOW,
+    Slot.BETWEEN_AND,
+    Slot.HIGH,
+}
+
+
+def expected(marked: str) -> Expected:
+    """What comes next at the ``|`` of ``marked`` (the mark is not part of the text)."""
+    offset = marked.index("|")
+    return expected_at(marked[:offset] + marked[offset + 1 :], offset)
+
+
+@pytest.mark.parametrize(
+    ("marked", "slot", "field", "terminals"),
+    [
+        # where a condition starts
+        ("|", Slot.OPERAND, None, {"FIELD", "WORD", "NOT", "LPAR", "$END"}),
+        ("NOT (|", Slot.OPERAND, None, {"FIELD", "WORD", "NOT", "LPAR"}),
+        ("name = 'x' OR |", Slot.OPERAND, None, {"FIELD", "WORD", "NOT", "LPAR"}),
+        # after a field
+        (
+            "metrics.acc |",
+            Slot.OPERATOR,
+            "metrics.acc",
+            {"COMPARE_OP", "NOT", "LIKE", "ILIKE", "IN", "IS", "BETWEEN"},
+        ),
+        ("tags.`my key` |", Slot.OPERATOR, "tags.`my key`", None),
+        ("metric.acc |", Slot.OPERATOR, "metric.acc", None),  # a field the checker rejects is still a field
+        ("metrics.acc NOT |", Slot.NEGATED, "metrics.acc", {"LIKE", "ILIKE", "IN", "BETWEEN"}),
+        ("model_type IS |", Slot.NULL, "model_type", {"NOT", "NULL"}),
+        ("model_type is not |", Slot.NULL, "model_type", {"NULL"}),
+        # values
+        ("status = |", Slot.VALUE, "status", VALUES),
+        ("name NOT ILIKE |", Slot.VALUE, "name", VALUES),
+        ("status IN |", Slot.LIST_OPEN, "status", {"LPAR"}),
+        ("status IN (|", Slot.LIST_VALUE, "status", VALUES | {"RPAR"}),
+        ("status IN ('READY', |", Slot.LIST_VALUE, "status", VALUES | {"RPAR"}),
+        ("status IN ('READY' |", Slot.LIST_NEXT, "status", {"COMMA", "RPAR"}),
+        ("metrics.acc BETWEEN |", Slot.LOW, "metrics.acc", VALUES),
+        ("metrics.acc NOT BETWEEN |", Slot.LOW, "metrics.acc", VALUES),
+        ("metrics.acc BETWEEN 1 |", Slot.BETWEEN_AND, "metrics.acc", {"AND"}),
+        ("metrics.acc BETWEEN 1 AND |", Slot.HIGH, "metrics.acc", VALUES),
+        # after a condition: ")" only inside parentheses, the end only outside
+        ("name = 'x' |", Slot.CONNECTIVE, None, {"AND", "OR", "$END"}),
+        ("(name = 'x' OR metrics.acc > 1 |", Slot.CONNECTIVE, None, {"AND", "OR", "RPAR"}),
+        ("status IN ('READY',) |", Slot.CONNECTIVE, None, {"AND", "OR", "$END"}),
+        ("metrics.acc BETWEEN 1 AND 2 |", Slot.CONNECTIVE, None, {"AND", "OR", "$END"}),
+        ("model_type IS NOT NULL |", Slot.CONNECTIVE, None, {"AND", "OR", "$END"}),
+        # broken text, read with the parser's recovery
+        ("name = = 'x' AND |", Slot.OPERAND, None, {"FIELD", "WORD", "NOT", "LPAR"}),
+        ("name = = 'x' AND metrics.acc |", Slot.OPERATOR, "metrics.acc", None),
+        ("name = 'x' metrics.acc |", Slot.OPERATOR, "metrics.acc", None),  # the missing AND inserted
+        ("name = 'x' AND AND |", Slot.OPERAND, None, {"FIELD", "WORD", "NOT", "LPAR"}),  # doubled AND dropped
+        ("AND |", Slot.OPERAND, None, {"FIELD", "WORD", "NOT", "LPAR", "$END"}),  # leading AND dropped
+        ("name == |", Slot.VALUE, "name", VALUES),  # == read as =
+        ("metrics.acc 1 AND |", Slot.OPERAND, None, None),
+        # a broken condition runs to the next AND or OR, as the parser skips it
+        ("name = 'x' AND @@ metrics.acc |", Slot.CONNECTIVE, None, {"AND", "OR", "$END"}),
+        ("name = 'x' AND @@ metrics.acc > 1 OR |", Slot.OPERAND, None, None),
+        # only the text before the cursor counts
+        ("name = |'x' AND metrics.a > 1", Slot.VALUE, "name", VALUES),
+    ],
+)
+def test_expected_at(marked: str, slot: Slot, field: str | None, terminals: set[str] | None) -> None:
+    found = expected(marked)
+    assert (found.slot, found.field) == (slot, field)
+    if terminals is not None:
+        assert found.terminals == terminals
+
+
+@pytest.mark.parametrize(
+    ("marked", "slot", "partial"),
+    [
+        ("nm| = 'x'", Slot.OPERAND, Partial("WORD", "nm", 0)),
+        ("metrics.|", Slot.OPERAND, Partial("WORD", "metrics.", 0)),  # WORD then BAD_WORD '.'
+        ("metrics.ac|", Slot.OPERAND, Partial("FIELD", "metrics.ac", 0)),
+        ("tags.`my k|", Slot.OPERAND, Partial("UNTERMINATED_FIELD", "tags.`my k", 0)),
+        ("status = 'RE|'", Slot.VALUE, Partial("UNTERMINATED_STRING", "'RE", 9)),
+        ("status = 'a b|", Slot.VALUE, Partial("UNTERMINATED_STRING", "'a b", 9)),
+        ('name = "a b|', Slot.VALUE, Partial("UNTERMINATED_DQ_STRING", '"a b', 7)),
+        ("name = 'x' AN|", Slot.CONNECTIVE, Partial("WORD", "AN", 11)),
+        ("name = 'x' AND|", Slot.CONNECTIVE, Partial("AND", "AND", 11)),  # a keyword may be cut short
+        ("metrics.acc BETWEEN 1 an|", Slot.BETWEEN_AND, Partial("WORD", "an", 22)),
+        ("metrics.a > -|", Slot.VALUE, Partial("BAD_WORD", "-", 12)),
+        ("metrics.a >= 0.5|", Slot.VALUE, Partial("NUMBER", "0.5", 13)),
+        # wide characters: offsets count code points (🔑 is one, though two UTF-16 units)
+        ("tags.`🔑` = 'x' AND nm|", Slot.OPERAND, Partial("WORD", "nm", len("tags.`🔑` = 'x' AND "))),
+        (
+            "params.模型 = 1 AND tags.键|",
+            Slot.OPERAND,
+            Partial("FIELD", "tags.键", len("params.模型 = 1 AND ")),
+        ),
+        ("tags.`🔑🔑` = '模|", Slot.VALUE, Partial("UNTERMINATED_STRING", "'模", len("tags.`🔑🔑` = "))),
+    ],
+)
+def test_expected_at_names_the_word_being_typed(marked: str, slot: Slot, partial: Partial) -> None:
+    found = expected(marked)
+    assert (found.slot, found.partial, found.start) == (slot, partial, partial.start)
+
+
+def test_expected_at_knows_the_field_being_compared_under_wide_characters() -> None:
+    assert expected("tags.`🔑🔑` = 'a' AND params.模型 IN ('x', |").field == "params.模型"
+    assert expected("tags.`🔑🔑` |").field == "tags.`🔑🔑`"
+    found = expected("tags.`🔑` = |")
+    assert (found.partial, found.start) == (None, len("tags.`🔑` = "))
+
+
+def test_expected_at_is_bounded_by_the_parsers_limits() -> None:
+    too_long = "name = 'a' AND " * (MAX_LENGTH // 10)
+    assert expected_at(too_long, 10) == Expected(Slot.NOTHING, frozenset(), None, None, 10)
+    too_deep = "(" * (MAX_DEPTH + 1)
+    assert expected_at(too_deep, len(too_deep)).slot is Slot.NOTHING
+    assert expected_at("(" * MAX_DEPTH, MAX_DEPTH).slot is Slot.OPERAND
+    nots = "NOT " * 5000
+    assert expected_at(nots, len(nots)).slot is Slot.NOTHING
+    broken = "name = = 'a' AND " * 3000  # more faults than the parser reports: it gives up, and so does this
+    assert len(broken) <= MAX_LENGTH
+    assert expected_at(broken, len(broken)).slot is Slot.NOTHING
+    junk = "@ " * (MAX_LENGTH // 2)  # one broken condition, to the end
+    assert expected_at(junk, len(junk)).slot is Slot.CONNECTIVE
+    long_list = "name IN (" + ", ".join(["'a'"] * 10_000)
+    assert expected_at(long_list, len(long_list)).slot is Slot.LIST_NEXT
+
+
+@pytest.mark.parametrize("offset", [-1, 11])
+def test_expected_at_takes_an_offset_within_the_text(offset: int) -> None:
+    with pytest.raises(ValueError, match=f"offset {offset} is outside the text"):
+        expected_at("name = 'a'", offset)
+
+
+@settings(max_examples=150, deadline=None)
+@given(well_formed_filters())
+def test_expected_at_takes_what_larks_own_parser_takes(text: str) -> None:
+    """Before each token of a well-formed filter, the terminals expected are those Lark's interactive parser
+    (its public API) accepts after the tokens before, and the token itself is one of them."""
+    try:
+        parser().parse(text)
+    except UnexpectedInput:
+        assume(False)  # a field the lexer cannot close (params.`unterminated)
+    interactive = parser().parse_interactive("")
+    for tok in parser().lex(text):
+        if tok.start_pos:  # there is a blank before each token but the first
+            found = expected_at(text, tok.start_pos)
+            assert found.partial is None
+            accepted: set[str] = interactive.accepts()  # type: ignore[no-untyped-call]  # lark leaves it untyped
+            assert found.terminals == accepted - {"RECOVERED"}, (text, tok)
+            assert tok.type in found.terminals
+        interactive.feed_token(tok)
+    assert "$END" in expected_at(text + " ", len(text) + 1).terminals
+
+
+# A token of each terminal, to write where expected_at says it may come.
+SAMPLES = {
+    "FIELD": "tags.t",
+    "WORD": "x",
+    "COMPARE_OP": "<=",
+    "STRING": "'s'",
+    "NUMBER": "1",
+    "DQ_STRING": '"d"',
+    "LPAR": "(",
+    "RPAR": ")",
+    "COMMA": ",",
+    "AND": "and",
+    "OR": "OR",
+    "NOT": "NOT",
+    "IN": "in",
+    "LIKE": "LIKE",
+    "ILIKE": "ILIKE",
+    "IS": "IS",
+    "NULL": "NULL",
+    "BETWEEN": "BETWEEN",
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text)
+def test_expected_at_reads_broken_text_as_the_parser_does(text: str) -> None:
+    """At the end of any text, the end may not come where the parser reports an unexpected end, and may where
+    it reports nothing of the end (neither that, nor an AND at the end with nothing to join); and each
+    terminal said to come next is read there by the parser without a fault."""
+    text += " "
+    assume(len(text) <= MAX_LENGTH - 10)
+    found = expected_at(text, len(text))
+    assume(found.partial is None and found.slot is not Slot.NOTHING)
+    diagnostics = parse_surface(text).diagnostics
+    codes = {d.code for d in diagnostics}
+    if "$END" in found.terminals:
+        assert "LMF102" not in codes, (text, found, diagnostics)
+    else:
+        trailing_and = [d for d in diagnostics if d.code == "LMF107" and not text[d.span.end :].strip()]
+        assert "LMF102" in codes or trailing_and, (text, found, diagnostics)
+    assert found.terminals - {"$END"} <= SAMPLES.keys()
+    for kind in found.terminals - {"$END"}:
+        longer = text + SAMPLES[kind]
+        faults = [
+            d
+            for d in parse_surface(longer).diagnostics
+            if d.span.start == len(text)
+            and d.code not in ("LMF107", LIMIT_CODE)  # an AND at the end is stray
+        ]
+        assert faults == [], (text, kind, found)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text, st.data())
+def test_expected_at_anywhere_in_any_text_is_consistent(text: str, data: st.DataObject) -> None:
+    assume(len(text) <= MAX_LENGTH)
+    offset = data.draw(st.integers(0, len(text)))
+    found = expected_at(text, offset)
+    assert found.offset == offset
+    assert (found.slot is Slot.NOTHING) == (found.terminals == frozenset())
+    assert (found.field is not None) == (found.slot in IN_CONDITION)
+    if found.partial is None:
+        assert found.start == offset
+    else:
+        assert found.start == found.partial.start <= offset
+        assert text[found.start : offset] == found.partial.text != ""
+
+
+def test_recovery_after_a_stray_closing_parenthesis_reads_what_follows() -> None:
+    surface = parse_surface("name = 'a') OR name = 'b'")
+    assert isinstance(surface.tree, ast.Or)
+    assert [d.message for d in surface.diagnostics] == ["unmatched ')'"]

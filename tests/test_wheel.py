@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ def test_wheel_in_a_fresh_venv_parses(tmp_path: Path) -> None:
         capture_output=True,
     )
     (wheel,) = wheels.glob("lmfilter-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {"lmfilter/lsp/__init__.py", "lmfilter/lsp/__main__.py", "lmfilter/lsp/server.py"} <= names
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
     python = env_dir / "bin" / "python"

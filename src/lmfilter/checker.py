@@ -83,7 +83,7 @@ def check_surface(
         checker.misread(
             "a filter of blanks only is an error there; send an empty filter",
             everything,
-            Fix("remove the blanks", (Edit(everything, ""),)),
+            Fix("remove the blanks", (Edit(everything, ""),), safe=True),
         )
     for span in surface.groups:
         checker.support(Feature.GROUPING, span, "parentheses")
@@ -238,7 +238,7 @@ class _Checker:
                 "double quotes around a key are kept as part of it (MLflow "
                 "never matches); quote keys with backticks",
                 key_span,
-                Fix("use backticks", (Edit(key_span, f"`{fld.key}`"),)),
+                Fix("use backticks", (Edit(key_span, f"`{fld.key}`"),), safe=True),
             )
         elif not written.endswith("`") and _ODD_KEY.search(fld.key):
             key_span = Span(span.start + key_at, span.end)
@@ -246,7 +246,7 @@ class _Checker:
                 Feature.PLAIN_ODD_KEY,
                 key_span,
                 f"the key {quoted(fld.key)} without backticks",
-                (Fix("add backticks", (Edit(key_span, f"`{fld.key}`"),)),),
+                (Fix("add backticks", (Edit(key_span, f"`{fld.key}`"),), safe=True),),
             )
         return ast.Field(fld.entity, fld.key, entity_type(fld.entity, fld.key), written=written, span=span)
 
@@ -292,7 +292,7 @@ class _Checker:
                 Feature.PREFIXED_ALIAS,
                 fld.span,
                 f"{quoted(fld.written)} (MLflow answers HTTP 500)",
-                (Fix(f"write '{attr.name}'", (Edit(fld.span, attr.name),)),),
+                (Fix(f"write '{attr.name}'", (Edit(fld.span, attr.name),), safe=True),),
             )
         return ast.Field(Entity.ATTRIBUTE, attr.name, attr.type, written=fld.written, span=fld.span)
 
@@ -354,7 +354,7 @@ class _Checker:
                     self.misread(
                         f"a number with a '+' sign is an error there ({shown(text)})",
                         value.span,
-                        Fix("remove the '+'", (Edit(value.span, text[1:]),)),
+                        Fix("remove the '+'", (Edit(value.span, text[1:]),), safe=True),
                     )
                 return _canonical_number(value)
             case ast.Word(text) if text.lower() in _SPECIAL_FLOATS:
@@ -370,7 +370,7 @@ class _Checker:
                 if isinstance(value, ast.DoubleQuoted):
                     self.double_quoted(value)
                 fixes = (
-                    (Fix("remove the quotes", (Edit(value.span, text.strip()),)),)
+                    (Fix("remove the quotes", (Edit(value.span, text.strip()),), safe=True),)
                     if _NUMBER_TEXT.match(text)
                     else ()
                 )
@@ -443,7 +443,9 @@ class _Checker:
                 if text in known:
                     fixes = (
                         Fix(
-                            f"replace with '{known[text].name}'", (Edit(value.span, f"'{known[text].name}'"),)
+                            f"replace with '{known[text].name}'",
+                            (Edit(value.span, f"'{known[text].name}'"),),
+                            safe=True,
                         ),
                     )
                 self.report(
@@ -458,7 +460,7 @@ class _Checker:
     def status_support(self, status: ModelStatus, written: str, span: Span) -> None:
         """A server that takes status names takes the short ones only (the spelling is the user's)."""
         if self.target.status_filter == "names" and self.target.is_server and written != status.name:
-            fix = Fix(f"replace with '{status.name}'", (Edit(span, f"'{status.name}'"),))
+            fix = Fix(f"replace with '{status.name}'", (Edit(span, f"'{status.name}'"),), safe=True)
             self.misread(f"status by its long name is an error there; write '{status.name}'", span, fix)
 
     def double_quoted(self, value: ast.DoubleQuoted) -> None:
@@ -486,7 +488,8 @@ def _canonical_number(number: ast.Number) -> ast.Number:
 
 
 def _quote_fix(span: Span, text: str) -> Fix:
-    return Fix("use single quotes", (Edit(span, "'" + text.replace("'", "''") + "'"),))
+    # Safe unless the value holds a quote: doubled, it is two quotes on MLflow, which unescapes nothing.
+    return Fix("use single quotes", (Edit(span, "'" + text.replace("'", "''") + "'"),), safe="'" not in text)
 
 
 def _describe(fld: ast.Field) -> str:

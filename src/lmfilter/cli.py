@@ -2,8 +2,11 @@
 
 ``lmfilter check [--target T] [--native] [--format text|json] FILTER`` prints the diagnostics of a filter
 and exits 0 when there is no error, 1 when there is one, 2 on bad usage. ``lmfilter fmt FILTER`` prints the
-canonical text. For either, a FILTER of ``-`` reads filters from standard input, one a line (blank lines
-and lines starting with ``#`` are skipped).
+canonical text, and ``lmfilter fmt PATH ... [--check] [--diff]`` formats ``.lmf`` files in place. For either,
+a FILTER of ``-`` reads standard input as an ``.lmf`` file (one a line; blank lines and ``#`` comments
+skipped) and reports faults at ``<stdin>:LINE:COL``. ``lmfilter completion bash|zsh|fish`` prints a
+completion script. ``lmfilter lint`` checks the filters of files, ``lmfilter config`` prints the
+configuration in force (``[tool.lmfilter]``, :mod:`lmfilter.config`).
 
 ``lmfilter eval FILTER --models FILE [--target T] [--datasets JSON] [--order-by JSON]
 [--format ids|json|table]`` runs a filter over saved models (JSON lines, a JSON array or a saved search
@@ -20,9 +23,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import difflib
+import io
 import json
 import logging
+import os
 import shutil
+import stat
 import sys
 import time
 import unicodedata
@@ -31,9 +38,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from lmfilter import api, ast, lint
+from lmfilter import api, ast, lint, shell_completion
 from lmfilter.client import Client, LoggedModelsError, RetryPolicy, key_values
-from lmfilter.diagnostics import Diagnostic, FilterError, has_errors, json_text, render, shown, text_width
+from lmfilter.config import Config, ConfigError
+from lmfilter.config import load as load_config
+from lmfilter.diagnostics import (
+    Diagnostic,
+    FilterError,
+    Span,
+    capped,
+    has_errors,
+    json_text,
+    plural,
+    quoted,
+    render,
+    render_located,
+    shown,
+    text_width,
+)
+from lmfilter.documents import Found, Run, filters_in, kind_of, split_lines
 from lmfilter.evaluate import RowFilter, compile_query, latest_row, latest_row_by_time
 from lmfilter.model_files import ModelFile, ModelFileError, json_value
 from lmfilter.planner import plan as make_plan
@@ -58,6 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_lsp(argv[1:])
         parser = _parser()
         args = parser.parse_args(argv)
+        if getattr(args, "configured", False):
+            try:
+                args.config = _configure(args)
+            except ConfigError as error:
+                for problem in error.problems:
+                    sys.stderr.write(f"lmfilter {args.command}: {shown(problem, None)}\n")
+                return EXIT_USAGE
         result: int = args.run(args, sys.stdout, sys.stderr)
     except BrokenPipeError:  # e.g. piped into `head`
         return EXIT_OK
@@ -70,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_lsp(argv: list[str]) -> int:
     try:
         from lmfilter.lsp import main as lsp_main
-    except ImportError as error:  # lsp.py says which extra is missing, in words
+    except ImportError as error:  # lmfilter.lsp says which extra is missing, in words
         if "lmfilter[lsp]" not in str(error):
             raise
         sys.stderr.write(f"lmfilter lsp: {error}\n")
@@ -86,7 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lmfilter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check_cmd = commands.add_parser("check", help="report every problem in a filter")
+    check_cmd = commands.add_parser(
+        "check",
+        help="report every problem in a filter",
+        description="Report every problem in FILTER. With -, check each filter of standard input, read as an "
+        ".lmf file is (one a line; blank lines and # comments skipped), and report each problem as lint "
+        "does, at <stdin>:LINE:COL. Exits 1 when a filter has an error.",
+    )
     check_cmd.add_argument(
         "filter", metavar="FILTER", help="the filter text, or - to read filters from stdin"
     )
@@ -94,9 +130,44 @@ def _parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     check_cmd.set_defaults(run=_run_check)
 
-    fmt_cmd = commands.add_parser("fmt", help="print a filter's canonical text")
-    fmt_cmd.add_argument("filter", metavar="FILTER", help="the filter text, or - to read filters from stdin")
-    fmt_cmd.set_defaults(run=_run_fmt)
+    fmt_cmd = commands.add_parser(
+        "fmt",
+        help="print a filter's canonical text, or format .lmf files in place",
+        description="With a FILTER, print its canonical text; with -, that of each filter of standard input "
+        "(one a line). With files and directories (walked as lint walks them), write each filter of each "
+        ".lmf file as its canonical text, in place, keeping indentation, comments, blank lines and line "
+        "endings; a filter that does not parse is left as it is and reported. An argument is a path when "
+        "it ends in .lmf or names a file or directory that exists, - is standard input, and anything else "
+        "is a FILTER. Exits 1 when a filter does not parse, a file cannot be read or written, or (--check, "
+        "--diff) a file would change.",
+    )
+    fmt_cmd.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="FILTER|PATH",
+        help="a filter, - to read filters from stdin, or .lmf files and directories",
+    )
+    fmt_cmd.add_argument(
+        "--check", action="store_true", help="write nothing: list the files that would change, exit 1 if any"
+    )
+    fmt_cmd.add_argument(
+        "--diff", action="store_true", help="write nothing: print the changes as a unified diff, exit 1 if so"
+    )
+    _config_options(fmt_cmd)  # [tool.lmfilter]'s exclude leaves files out, as for lint
+    fmt_cmd.set_defaults(run=_run_fmt, configured=True, target=None, native=None)
+
+    completion_cmd = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh, fish)",
+        description="Print a completion script for SHELL, made from lmfilter's own commands and options. "
+        "bash: source <(lmfilter completion bash), or save it as "
+        "~/.local/share/bash-completion/completions/lmfilter; zsh: save it as _lmfilter in a directory of "
+        "$fpath; fish: save it as ~/.config/fish/completions/lmfilter.fish.",
+    )
+    completion_cmd.add_argument(
+        "shell", metavar="SHELL", choices=shell_completion.SHELLS, help="bash, zsh or fish"
+    )
+    completion_cmd.set_defaults(run=_run_completion)
 
     eval_cmd = commands.add_parser(
         "eval",
@@ -137,30 +208,81 @@ def _parser() -> argparse.ArgumentParser:
         "lint",
         help="check the filters of .lmf files and Python call sites",
         description="Check every filter of the .lmf and Python files named and under the directories named "
-        "(default: the current directory). Exits 1 when a filter has an error or a file cannot be read.",
+        "(default: the current directory): a Python call site as what its call sends. Exits 1 when a filter "
+        "has an error or a file cannot be read.",
     )
     lint_cmd.add_argument("paths", nargs="*", metavar="PATH", help="files and directories (default: .)")
     _check_options(lint_cmd)
     lint_cmd.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="output format")
+    lint_cmd.add_argument(
+        "--exclude",
+        action="append",
+        metavar="PATTERN",
+        help="leave out paths matching this pattern, as .gitignore reads it (repeatable; adds to the "
+        "configuration's)",
+    )
+    lint_cmd.add_argument("--fix", action="store_true", help="apply the safe fixes in place, then report")
+    lint_cmd.add_argument(
+        "--unsafe-fixes", action="store_true", help="with --fix, apply the suggested fixes too (review them)"
+    )
     lint_cmd.set_defaults(run=_run_lint)
+
+    config_cmd = commands.add_parser(
+        "config",
+        help="print the settings in force and where each came from",
+        description="Print the settings lint, check, fmt and the language server use here ([tool.lmfilter] "
+        "of the nearest pyproject.toml, then the flags), each with where it came from; with a PATH, the "
+        "target and native that file is checked for, and whether it is excluded.",
+    )
+    config_cmd.add_argument("path", nargs="?", metavar="PATH", help="a file to show the settings for")
+    _check_options(config_cmd)
+    config_cmd.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    config_cmd.set_defaults(run=_run_config)
     _add_server_commands(commands)
     commands.add_parser("lsp", help="run the language server on stdio (lmfilter lsp --help)")
     return parser
 
 
 def _check_options(cmd: argparse.ArgumentParser) -> None:
-    """``--target`` and ``--native``: what a filter is checked against."""
+    """``--target``, ``--native`` and the configuration: what a filter is checked against."""
     cmd.add_argument(
         "--target",
-        default="mlflow",
         choices=sorted(TARGETS),
-        help="where the filters will run (default: mlflow)",
+        help="where the filters will run (default: the configuration's, else mlflow)",
     )
     cmd.add_argument(
         "--native",
-        action="store_true",
-        help="filters are sent to the server as they are: what it would reject or misread is an error",
+        action=argparse.BooleanOptionalAction,
+        help="filters are sent to the server as they are: what it would reject or misread is an error "
+        "(default: the configuration's, else not)",
     )
+    _config_options(cmd)
+    cmd.set_defaults(configured=True)
+
+
+def _config_options(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read [tool.lmfilter] from this pyproject.toml (default: the nearest one that has it)",
+    )
+    cmd.add_argument("--isolated", action="store_true", help="read no configuration file")
+
+
+def _configure(args: argparse.Namespace) -> Config:
+    """The configuration for a command (``--config``, ``--isolated``, ``--exclude`` over the file), with
+    ``args.target`` and ``args.native`` filled from it where no flag gave them. Raises ConfigError."""
+    config = Config(root=Path.cwd()) if args.isolated else load_config(file=args.config)
+    if args.target is not None:
+        config = config.merged({"target": args.target}, "--target")
+    if args.native is not None:
+        config = config.merged({"native": args.native}, "--native" if args.native else "--no-native")
+    extra = getattr(args, "exclude", None)
+    if extra:
+        config = config.merged({"exclude": (*config.exclude, *extra)}, "--exclude")
+    args.flags = (args.target, args.native)  # what the command line itself said, over every override
+    args.target, args.native = config.target, config.native
+    return config
 
 
 # ---- compile, explain, search, models ------------------------------------------------------------
@@ -496,88 +618,320 @@ class _Counter:
             self.err.flush()
 
 
-def _filters(arg: str, stdin: TextIO | None = None) -> Iterator[tuple[str, int | None]]:
-    """The filters to work on, each with its line number when read from stdin.
+STDIN = "<stdin>"
 
-    Bytes of stdin that are not text in its encoding become lone surrogates, as they do in arguments, and
-    the parser reports them (LMF112) where they stand, instead of the run ending in a UnicodeDecodeError. A
-    byte order mark in front of the first line is not part of the filter.
+
+@dataclass(frozen=True)
+class _Filters:
+    """The filters ``check`` and ``fmt`` work on: one given as an argument, or those of standard input,
+    read as an ``.lmf`` document is (one a line; blank lines and ``#`` comments skipped), whose lines place
+    them as ``lint`` places the filters of a file."""
+
+    found: list[Found]
+    lines: list[str] | None = None  # standard input's lines without their breaks; None for an argument
+
+    def place(self, found: Found) -> lint.Region | None:
+        """Where a filter of standard input starts in it (``None`` for an argument)."""
+        return None if self.lines is None else lint.Region.of(found.place, Span(0, 0))
+
+    def render(self, found: Found, diagnostics: Sequence[Diagnostic]) -> str:
+        """A filter's diagnostics: as ``lint`` shows them (``<stdin>:LINE:COL: CODE message``, the line,
+        carets), one block after another, for standard input; as :func:`render` does for an argument."""
+        if self.lines is None:
+            return render(found.text, diagnostics)
+        return "\n\n".join(_located(STDIN, found, self.lines, diagnostics))
+
+
+def _located(where: str, found: Found, lines: Sequence[str], diagnostics: Iterable[Diagnostic]) -> list[str]:
+    """A filter's diagnostics as ``lint`` shows them, each placed in the document ``where`` names."""
+    return [render_located(where, lint.Region.of(found.place, d.span), lines, d) for d in capped(diagnostics)]
+
+
+def _filters(arg: str, stdin: TextIO | None = None) -> _Filters:
+    """The filters to work on: ``arg`` itself, or for ``-`` those of standard input.
+
+    Standard input is read whole, as an ``.lmf`` file (:func:`lmfilter.documents.filters_in`): its lines
+    and columns are counted as ``lint`` counts a file's (leading spaces are columns too). Bytes of stdin
+    that are not text in its encoding become lone surrogates, as they do in arguments, and the parser
+    reports them (LMF112) where they stand, instead of the run ending in a UnicodeDecodeError. A byte
+    order mark in front of the first line is not part of the text (columns count from after it, as editors
+    count them).
     """
     if arg != "-":
-        yield arg, None
-        return
+        return _Filters([Found(arg, Run(0, 0, len(arg)))])
     stream = stdin or sys.stdin
     reconfigure = getattr(stream, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="surrogateescape")
-    for number, line in enumerate(stream, start=1):
-        text = line.rstrip("\r\n")
-        if number == 1:
-            text = text.removeprefix("\ufeff")  # the byte order mark some editors and shells write first
-        if text.strip() and not text.lstrip().startswith("#"):
-            yield text, number
+    source = stream.read().removeprefix("\ufeff")  # the byte order mark some editors and shells write first
+    return _Filters(filters_in(source, "lmf"), split_lines(source))
 
 
 def _run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
-    results: list[tuple[str, int | None, list[Diagnostic]]] = [
-        (text, line, api.check(text, target=args.target, native=args.native))
-        for text, line in _filters(args.filter)
+    filters = _filters(args.filter)
+    results = [
+        (found, api.check(found.text, target=args.target, native=args.native)) for found in filters.found
     ]
-    failed = any(has_errors(diags) for _, _, diags in results)
+    failed = any(has_errors(diags) for _, diags in results)
     if args.format == "json":
-        payload = [
-            {
-                "filter": text,
-                **({"line": line} if line is not None else {}),
-                "valid": not has_errors(diags),
-                "diagnostics": [d.to_json(text) for d in diags],
-            }
-            for text, line, diags in results
-        ]
+        payload = []
+        for found, diags in results:
+            report: dict[str, object] = {"filter": found.text}
+            place = filters.place(found)
+            if place is not None:  # a diagnostic's column in the line is the filter's plus its own, less 1
+                report["line"], report["column"] = place.line, place.column
+            report["valid"] = not has_errors(diags)
+            report["diagnostics"] = [d.to_json(found.text) for d in diags]
+            payload.append(report)
         out.write(json_text(payload) + "\n")  # a filter may hold lone surrogates, which UTF-8 cannot take
         return EXIT_ERRORS if failed else EXIT_OK
     counts = {"error": 0, "warning": 0, "info": 0}
-    for text, line, diags in results:
+    for found, diags in results:
         for diag in diags:
             counts[diag.severity] += 1
         if diags:
-            if line is not None:
-                out.write(f"<stdin>:{line}:\n")
-            out.write(render(text, diags) + "\n\n")
-    summary = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in counts.items())
-    plural = "s" if len(results) != 1 else ""
+            out.write(filters.render(found, diags) + "\n\n")
+    summary = ", ".join(plural(n, kind) for kind, n in counts.items())
     out.write(
-        f"{len(results)} filter{plural} checked for {TARGETS[args.target].title}"
+        f"{plural(len(results), 'filter')} checked for {TARGETS[args.target].title}"
         f"{' (native)' if args.native else ''}: {summary}\n"
     )
     return EXIT_ERRORS if failed else EXIT_OK
 
 
 def _run_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    given: list[str] = args.inputs
+    files = [arg for arg in given if _names_a_file(arg)]
+    if files:
+        other = next((arg for arg in given if not _names_a_file(arg)), None)
+        if other is not None:
+            what = "- (standard input)" if other == "-" else f"{quoted(other)}, not a file or directory,"
+            err.write(f"lmfilter fmt: {what} cannot be formatted with files: give files or one FILTER\n")
+            return EXIT_USAGE
+        return _fmt_files(files, args, out, err)
+    if len(given) > 1:
+        err.write(f"lmfilter fmt: {quoted(given[1])} is not a file or directory: give one FILTER, or files\n")
+        return EXIT_USAGE
+    if args.check or args.diff:
+        err.write("lmfilter fmt: --check and --diff are for .lmf files and directories, not a FILTER or -\n")
+        return EXIT_USAGE
+    filters = _filters(given[0])
     status = EXIT_OK
-    for text, line in _filters(args.filter):
+    for found in filters.found:
         try:
-            out.write(api.format(text) + "\n")
+            out.write(api.format(found.text) + "\n")
         except FilterError as error:
-            where = f"<stdin>:{line}:\n" if line is not None else ""
-            err.write(where + str(error) + "\n")
+            err.write(filters.render(found, error.errors) + ("\n" if filters.lines is None else "\n\n"))
             status = EXIT_ERRORS
     return status
 
 
-def _run_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _names_a_file(arg: str) -> bool:
+    """Whether a ``fmt`` argument is a path: it ends in ``.lmf`` or names something that exists (a
+    dangling symbolic link too, to report it); ``-`` and anything else are not."""
+    return arg != "-" and (arg.endswith(".lmf") or os.path.lexists(arg))
 
-    reports = lint.lint_paths(args.paths or ["."], target=args.target, native=args.native)
+
+class _FileError(Exception):
+    """A file ``fmt`` cannot read or write; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class _LmfFile:
+    """An ``.lmf`` file as read: its text, whether a byte order mark came first, and its status then."""
+
+    path: str
+    text: str
+    bom: bool
+    status: os.stat_result
+
+    @classmethod
+    def read(cls, path: str) -> _LmfFile:
+        try:
+            status = os.stat(path)
+            if not stat.S_ISREG(status.st_mode):  # a FIFO or a device would block or never end
+                raise _FileError("cannot read: not a regular file")
+            with open(path, "rb") as file:
+                data = file.read()
+        except OSError as error:
+            raise _FileError(f"cannot read: {error.strerror or error}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            raise _FileError(f"cannot read: not UTF-8 text (line {line}, byte {error.start})") from None
+        return cls(path, text.removeprefix("\ufeff"), text.startswith("\ufeff"), status)
+
+    def replace(self, text: str) -> None:
+        """Write ``text`` over the file, atomically: a whole new file is written beside it and renamed over
+        it, with the file's permissions, so that the file is always either all old or all new. A symbolic
+        link stays one (the file it names is written), and a file that is read-only, or that changed since
+        it was read, is left as it is."""
+        data = ("\ufeff" if self.bom else "").encode() + text.encode("utf-8")
+        try:
+            lint.write_atomically(self.path, data, self.status)
+        except lint.ChangedError:
+            raise _FileError("changed while it was formatted: left as it is") from None
+        except OSError as error:
+            raise _FileError(f"cannot write: {error.strerror or error}") from None
+
+
+def _formatted(source: str, path: str) -> tuple[str, list[str]]:
+    """An ``.lmf`` document with each filter that parses as its canonical text, and the rendered errors of
+    those that do not (left as they are). Indentation, comments, blank lines, the rest of each line and
+    the line breaks are kept: only the filters' characters are edited, as the editor's formatting does."""
+    edits: list[lint.DocumentEdit] = []
+    problems: list[str] = []
+    lines: list[str] | None = None
+    for found in filters_in(source, "lmf"):
+        try:
+            canonical = api.format(found.text)
+        except FilterError as error:
+            lines = split_lines(source) if lines is None else lines
+            problems += _located(path, found, lines, error.errors)
+            continue
+        if canonical != found.text:
+            edits.append(lint.DocumentEdit(lint.Region.of(found.place, Span(0, len(found.text))), canonical))
+    return lint.apply_edits(source, "lmf", edits), problems
+
+
+def _unified_diff(path: str, before: str, after: str) -> str:
+    """The change as a unified diff, lines as the document counts them (``\\n``, ``\\r\\n``, ``\\r``)."""
+    name = shown(path, None)
+    old, new = (io.StringIO(text, newline="").readlines() for text in (before, after))
+    return "".join(
+        line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n"
+        for line in difflib.unified_diff(old, new, fromfile=name, tofile=name)
+    )
+
+
+def _fmt_files(given: Sequence[str], args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``fmt`` of files and directories: each ``.lmf`` file formatted in place, or with ``--check`` and
+    ``--diff`` only told about. Exits 1 when a file would change (``--check``, ``--diff``), cannot be read
+    or written, or holds a filter that does not parse."""
+    status = EXIT_OK
+    changed = unchanged = 0
+    seen: set[str] = set()
+    notes = err if args.diff else out  # the diff alone on stdout, so that it can be applied
+    for argument in given:
+        if not os.path.isdir(argument) and kind_of(argument) != "lmf":
+            try:
+                os.stat(argument)
+            except OSError as error:  # a dangling link or a loop, named
+                err.write(f"lmfilter fmt: {shown(argument, None)}: cannot read: {error.strerror or error}\n")
+                status = EXIT_ERRORS
+                continue
+            err.write(f"lmfilter fmt: {shown(argument, None)}: not an .lmf file, left alone\n")
+            continue
+        config = getattr(args, "config", None)
+        paths = [path for path in lint.documents_under([argument], config) if kind_of(path) == "lmf"]
+        if not paths and os.path.isdir(argument):
+            err.write(f"lmfilter fmt: {shown(argument, None)}: no .lmf file to format in this directory\n")
+            status = EXIT_ERRORS
+        for path in paths:
+            real = os.path.realpath(path)
+            if real in seen:  # named twice, or through a symbolic link
+                continue
+            seen.add(real)
+            try:
+                document = _LmfFile.read(path)
+            except _FileError as error:
+                err.write(f"lmfilter fmt: {shown(path, None)}: {error}\n")
+                status = EXIT_ERRORS
+                continue
+            after, problems = _formatted(document.text, path)
+            if problems:
+                err.write("".join(block + "\n\n" for block in problems))
+                status = EXIT_ERRORS
+            if after == document.text:
+                unchanged += 1
+                continue
+            changed += 1
+            if args.diff:
+                out.write(_unified_diff(path, document.text, after))
+            if args.check:
+                notes.write(f"would reformat {shown(path, None)}\n")
+            if args.check or args.diff:
+                status = EXIT_ERRORS
+                continue
+            try:
+                document.replace(after)
+            except _FileError as error:
+                err.write(f"lmfilter fmt: {shown(path, None)}: {error}\n")
+                status = EXIT_ERRORS
+                changed -= 1
+    if args.check or args.diff:
+        notes.write(f"{plural(changed, 'file')} would be reformatted, {unchanged} already formatted\n")
+    else:
+        notes.write(f"{plural(changed, 'file')} reformatted, {unchanged} left unchanged\n")
+    return status
+
+
+def _run_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    out.write(shell_completion.script(_parser(), args.shell))
+    return EXIT_OK
+
+
+def _run_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    paths = args.paths or ["."]
+    target, native = args.flags
+    fixed: dict[str, int] = {}
+    if args.fix:
+        try:
+            fixed = lint.fix_paths(paths, target, native, config=args.config, unsafe=args.unsafe_fixes)
+        except OSError as error:  # a file that cannot be written: it is left as it was
+            err.write(f"lmfilter lint: cannot write {shown(error.filename or '', None)}: {error.strerror}\n")
+            return EXIT_ERRORS
+        except lint.ChangedError as error:
+            err.write(f"lmfilter lint: {shown(str(error), None)}\n")
+            return EXIT_ERRORS
+    reports = lint.lint_paths(paths, target, native, config=args.config)
     for report in reports:
         if report.error is not None:
             err.write(f"lmfilter lint: {shown(report.path, None)}: {report.error}\n")
     if args.format == "text":
         out.write(lint.render_text(reports) + "\n")
+        if args.fix:
+            count = sum(fixed.values())
+            out.write(f"fixed {plural(count, 'finding')} in {plural(len(fixed), 'file')}\n")
     else:
         payload = lint.to_json(reports) if args.format == "json" else lint.to_sarif(reports)
         out.write(json_text(payload) + "\n")  # paths and filters may hold lone surrogates
     return EXIT_ERRORS if any(report.has_errors for report in reports) else EXIT_OK
+
+
+def _run_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    config: Config = args.config
+    settings = config.shown()
+    about: dict[str, object] = {}
+    if args.path is not None:
+        target, native = config.for_path(args.path)
+        if args.flags[0] is not None:
+            target = args.flags[0]
+        if args.flags[1] is not None:
+            native = args.flags[1]
+        excluded = config.excluded(args.path)
+        about = {"path": args.path, "target": target, "native": native, "excluded": excluded}
+    if args.format == "json":
+        payload = {
+            "file": str(config.file) if config.file else None,
+            "settings": [{"name": n, "value": v, "from": o} for n, v, o in settings],
+            **({"for": about} if about else {}),
+        }
+        out.write(json_text(payload) + "\n")
+        return EXIT_OK
+    out.write(f"configuration file: {shown(str(config.file), None) if config.file else '(none)'}\n")
+    width = max(len(name) for name, _, _ in settings)
+    for name, value, origin in settings:
+        written = shown(json_text(value, indent=None), None)
+        out.write(f"{name.ljust(width)} = {written}  # {shown(origin, None)}\n")
+    if about:
+        out.write(
+            f"{shown(args.path, None)}: target {about['target']}, native {str(about['native']).lower()}"
+            f"{', excluded' if about['excluded'] else ''}\n"
+        )
+    return EXIT_OK
 
 
 # ---- eval ----------------------------------------------------------------------------------------

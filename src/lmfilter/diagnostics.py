@@ -32,7 +32,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from lmfilter.errors import LmfilterError
 
@@ -99,10 +99,17 @@ class Edit:
 
 @dataclass(frozen=True, slots=True)
 class Fix:
-    """A named set of non-overlapping edits that mends one diagnostic."""
+    """A named set of non-overlapping edits that mends one diagnostic.
+
+    A ``safe`` fix writes what the filter can only have meant (backticks a key needs, the number's status
+    name, single quotes for a double-quoted value): ``lmfilter lint --fix`` applies it. Any other is a
+    suggestion (a guess at a misspelt name, a closing quote), applied only when asked for with
+    ``--unsafe-fixes`` or by hand in an editor.
+    """
 
     title: str
     edits: tuple[Edit, ...]
+    safe: bool = False
 
     def apply(self, text: str) -> str:
         """The text with every edit made."""
@@ -216,19 +223,20 @@ def capped(diagnostics: Iterable[Diagnostic], limit: int = MAX_DIAGNOSTICS) -> l
     for diagnostic in left_out:
         tally[diagnostic.severity] += 1
     worst = min(tally, key=lambda severity: (tally[severity] == 0, SEVERITY_RANK[severity]))
-    breakdown = ", ".join(_plural(n, severity) for severity, n in tally.items() if n)
+    breakdown = ", ".join(plural(n, severity) for severity, n in tally.items() if n)
     kept.append(
         Diagnostic(
             LIMIT_CODE,
             worst,
-            f"{_plural(len(left_out), 'more problem')} not listed ({breakdown})",
+            f"{plural(len(left_out), 'more problem')} not listed ({breakdown})",
             left_out[0].span,
         )
     )
     return kept
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
+    """``1 file``, ``2 files``, ``1,000 files``."""
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
@@ -298,6 +306,63 @@ def _render_one(text: str, diagnostic: Diagnostic) -> str:
     )
 
 
+class DocumentRegion(Protocol):
+    """Where a diagnostic stands in a document: 1-based lines and code-point columns, the end exclusive
+    (:class:`lmfilter.lint.Region` is one)."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
+
+    @property
+    def end_line(self) -> int: ...
+
+    @property
+    def end_column(self) -> int: ...
+
+
+def render_located(
+    where: str,
+    region: DocumentRegion,
+    lines: Sequence[str],
+    diagnostic: Diagnostic,
+    notes: Iterable[str] | None = None,
+) -> str:
+    """A diagnostic of a filter found in a document, as ``lint`` and ``check -`` print it.
+
+    ``where:line:col: CODE message``, then the document's line as a :func:`frame` and a caret line under
+    the fault (to the end of the line for a span that goes on to the next), followed by the severity and
+    ``notes`` (by default ``fix: TITLE`` for each of the diagnostic's fixes), ``;`` between them. ``lines``
+    are the document's lines without their breaks. Bounded as :func:`render` is; ``where`` is escaped but
+    never cut (it names a file).
+
+    >>> from lmfilter.lint import Region
+    >>> d = Diagnostic("LMF202", "error", "unknown attribute 'nmae'", Span(0, 4))
+    >>> print(render_located("<stdin>", Region(2, 3, 2, 7), ["", "  nmae = 'x'"], d))
+    <stdin>:2:3: LMF202 unknown attribute 'nmae'
+      2 |   nmae = 'x'
+        |   ^^^^ error
+    """
+    line_text = lines[region.line - 1] if 0 < region.line <= len(lines) else ""
+    start = region.column - 1
+    stop = region.end_column - 1 if region.end_line == region.line else len(line_text)
+    shown_line, carets = frame(line_text, start, stop)
+    gutter = " " * len(str(region.line))
+    if notes is None:
+        notes = [f"fix: {fix.title}" for fix in diagnostic.fixes]
+    noted = "; ".join([diagnostic.severity, *notes])
+    message = shown(diagnostic.message, MAX_MESSAGE)
+    return "\n".join(
+        [
+            f"{shown(where, None)}:{region.line}:{region.column}: {diagnostic.code} {message}",
+            f"  {region.line} | {shown_line}".rstrip(),
+            f"  {gutter} | {carets} {shown(noted, MAX_MESSAGE)}",
+        ]
+    )
+
+
 def frame(line: str, start: int, stop: int, width: int = FRAME_WIDTH) -> tuple[str, str]:
     """A line of source as a code frame shows it, and the caret line that marks ``[start, stop)`` under it.
 
@@ -305,8 +370,10 @@ def frame(line: str, start: int, stop: int, width: int = FRAME_WIDTH) -> tuple[s
     after it (a span that goes on to the next line), and an empty range gets one caret. A line wider than
     ``width`` terminal columns is cut to a window of at most ``width`` around the fault, with ``…`` where it
     was cut; a fault wider than the window is marked to the window's edge. Carets stay under the characters
-    they mark: wide characters (CJK, emoji) take two columns, combining marks none, and a character that
-    would not show as itself is shown escaped (``\\x1b``, ``\\ud800``) and marked over its escape.
+    they mark, each taking the columns :func:`text_width` gives it (CJK and emoji two, combining marks none,
+    an emoji sequence as one emoji), and a character that would not show as itself is shown escaped
+    (``\\x1b``, ``\\ud800``) and marked over its escape. A fault that starts inside a sequence (at a mark
+    or a joiner) is marked from the sequence's first character, and a cut never splits a sequence.
 
     >>> frame("name = 'a' AND nmae = 'b'", 15, 19)
     ("name = 'a' AND nmae = 'b'", '               ^^^^')
@@ -318,14 +385,25 @@ def frame(line: str, start: int, stop: int, width: int = FRAME_WIDTH) -> tuple[s
     ("tags.键 = 'é'", '     ^^')
     """
     start = max(0, min(start, len(line)))
+    if 0 < start < len(line):  # a fault inside a sequence (at a mark, a joiner) is marked from its start
+        back = max(0, start - _CONTEXT)
+        head = _cells(line, back, start + 1)
+        while start > back and (head[start - back][1] == 0 or line[start] == _EMOJI_STYLE):
+            start -= 1
     stop = min(max(stop, start + 1), len(line) + 1)
     past_end = stop > len(line)  # a caret one column after the line
-    # Nothing beyond ``width`` characters of the fault can be shown, so nothing beyond is looked at.
-    low, high = max(0, start - width), min(len(line), start + width)
-    cells = [_cell(char) for char in line[low:high]]
+    # Little beyond ``width`` characters of the fault can be shown (more only where some take no column), so
+    # nothing beyond twice that is looked at.
+    low, high = max(0, start - 2 * width), min(len(line), start + 2 * width)
+    cells = _cells(line, low, high)
 
     def columns(a: int, b: int) -> int:
         return sum(cells[i - low][1] for i in range(a, b))
+
+    def continues(i: int) -> bool:
+        """Whether ``line[i]`` belongs to the sequence drawn with the character before it."""
+        width_of = cells[i - low][1] if i < high else _cells(line, i, i + 1)[0][1]
+        return width_of == 0 or line[i] == _EMOJI_STYLE
 
     if low == 0 and high == len(line) and columns(0, len(line)) <= width:
         left, right = 0, len(line)
@@ -345,31 +423,123 @@ def frame(line: str, start: int, stop: int, width: int = FRAME_WIDTH) -> tuple[s
         while left > low and used + cells[left - 1 - low][1] <= width:  # the line ended: widen to the left
             left -= 1
             used += cells[left - low][1]
+        # A cut window does not start or end inside a character's sequence: a mark, a selector or the rest
+        # of an emoji shown without what it belongs to would draw on its own and push the carets aside, and
+        # a character shown without its marks would be another.
+        while 0 < left < start and continues(left):
+            left += 1
+        while start + 1 < right < len(line) and continues(right):
+            right -= 1
     before, after = ("…" if left > 0 else ""), ("…" if right < len(line) else "")
     shown_line = before + "".join(text for text, _ in cells[left - low : right - low]) + after
     marks = max(1, columns(start, min(stop, right)) + (past_end and right == len(line)))
     return shown_line, " " * (len(before) + columns(left, start)) + "^" * marks
 
 
-def _cell(char: str) -> tuple[str, int]:
-    """How one character is shown on a terminal, and how many columns it takes there."""
-    if char == "\t":
-        return " ", 1
-    if not char.isprintable():  # controls, line breaks, lone surrogates, invisible format characters
-        escaped = repr(char)[1:-1]
-        return escaped, len(escaped)
-    if unicodedata.combining(char):
-        return char, 0
-    return char, 2 if unicodedata.east_asian_width(char) in "WF" else 1
+_ZWJ = "\u200d"  # ZERO WIDTH JOINER: joins emoji into one (family, profession, flag sequences)
+_EMOJI_STYLE = "\ufe0f"  # VARIATION SELECTOR-16: show the character before as an emoji, two columns wide
+_BLACK_FLAG = "\U0001f3f4"  # the base of the subdivision flags, spelled with tag characters
+_CANCEL_TAG = "\U000e007f"
+_MOST_TAGS = 6  # tag letters of a subdivision flag (gbsct): longer runs hide text, so they are escaped
+_CONTEXT = 16  # characters before a window looked at to know how its first ones join
+
+_EmojiPart = Literal["", "base", "joinable"]
+
+
+def _cells(text: str, start: int = 0, stop: int | None = None) -> list[tuple[str, int]]:
+    """How each character of ``text[start:stop]`` is shown on a terminal, and how many columns it takes.
+
+    Terminals draw a character sequence as one: a combining mark, a variation selector or a medial or final
+    Hangul jamo takes no column; an emoji presentation sequence (``❤`` U+FE0F, ``1`` U+FE0F U+20E3) takes
+    two, the selector taking the second; in an emoji ZWJ sequence (``👩‍💻``), a skin tone, a regional
+    indicator pair (a flag) or a tag sequence (``🏴`` and tag letters), the first emoji takes two and the
+    rest none. A joiner, tag character or other invisible character outside such a sequence would not show
+    as itself, so it is shown escaped (``\\u200d``), as controls and lone surrogates are. Characters before
+    ``start`` are looked at (up to :data:`_CONTEXT`) to know how the first ones join.
+    """
+    stop = len(text) if stop is None else stop
+    cells: list[tuple[str, int]] = []
+    previous = ""
+    part: _EmojiPart = ""  # what the previous character is in an emoji sequence
+    width_before = 0  # the columns the previous character took
+    joined = pairing = escaped_before = False  # after a shown joiner; a flag's first half; an escape
+    tags = -1  # the tag letters after a black flag so far (-1: not in a tag sequence)
+    for i in range(max(0, start - _CONTEXT), stop):
+        char = text[i]
+        following = text[i + 1] if i + 1 < len(text) else ""
+        shown_as, width = char, 1
+        next_part: _EmojiPart = ""
+        if char == "\t":
+            shown_as = " "
+        elif (joined and _pictograph(char)) or (char == _ZWJ and part and _pictograph(following)):
+            width, next_part = 0, "joinable"  # a joiner in an emoji ZWJ sequence, and the emoji it joins
+        elif char == _EMOJI_STYLE:
+            widens = part != "joinable" and width_before == 1 and _takes_emoji_style(previous)
+            width, next_part = (1 if widens else 0), ("joinable" if part or widens else "")
+        elif "\U0001f3fb" <= char <= "\U0001f3ff" and part:  # a skin tone on the emoji before it
+            width, next_part = 0, "joinable"
+        elif "\U0001f1e6" <= char <= "\U0001f1ff":  # regional indicators: two make a flag
+            width = 0 if pairing else (2 if "\U0001f1e6" <= following <= "\U0001f1ff" else 1)
+        elif tags >= 0 and (char == _CANCEL_TAG or (_tag_letter(char) and tags < _MOST_TAGS)):
+            width, next_part = 0, "joinable"
+        elif not char.isprintable():  # controls, line breaks, lone surrogates, invisible format characters
+            shown_as = _escaped(char)
+            width = len(shown_as)
+        elif unicodedata.category(char) in ("Mn", "Me") or unicodedata.combining(char):
+            width, next_part = 0, part
+        elif "\u1160" <= char <= "\u11ff" or "\ud7b0" <= char <= "\ud7ff":  # Hangul medial and final jamo
+            width = 0
+        else:
+            width = 2 if unicodedata.east_asian_width(char) in "WF" else 1
+            next_part = "base" if _pictograph(char) else ""
+        if width == 0 and escaped_before:  # it would draw on the escape's last character, as if part of it
+            shown_as = _escaped(char)
+            width, next_part = len(shown_as), ""
+        escaped_before = shown_as != char and char != "\t"
+        pairing = not pairing and width == 2 and "\U0001f1e6" <= char <= "\U0001f1ff"
+        spelling = tags >= 0 and width == 0 and _tag_letter(char)
+        tags = 0 if char == _BLACK_FLAG else tags + 1 if spelling else -1
+        joined = char == _ZWJ and width == 0
+        if i >= start:
+            cells.append((shown_as, width))
+        previous, part, width_before = char, next_part, width
+    return cells
+
+
+def _escaped(char: str) -> str:
+    """A character as Python escapes it (``\\x1b``, ``\\u0301``), printable or not."""
+    if not char.isprintable():
+        return repr(char)[1:-1]
+    return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
+
+
+def _pictograph(char: str) -> bool:
+    """Whether a character can be an emoji of a sequence: a symbol (So) beyond ASCII."""
+    return char != "" and not char.isascii() and unicodedata.category(char) == "So"
+
+
+def _tag_letter(char: str) -> bool:
+    """A tag digit or small letter: what spells a subdivision flag after ``🏴``."""
+    return "\U000e0030" <= char <= "\U000e0039" or "\U000e0061" <= char <= "\U000e007a"
+
+
+def _takes_emoji_style(char: str) -> bool:
+    """Whether U+FE0F after ``char`` asks for an emoji presentation: a keycap's base (``#``, ``*``, digits),
+    a symbol or punctuation beyond ASCII (``❤``, ``‼``, ``©``), or ``ℹ``."""
+    if char.isascii():
+        return char in "#*0123456789"
+    return char == "\u2139" or unicodedata.category(char)[0] in "SP"
 
 
 def text_width(text: str) -> int:
-    """Columns a printable text takes on a terminal: wide East Asian characters two, combining marks none.
+    """Columns a text takes on a terminal, as :func:`frame` counts them for its carets: wide East Asian
+    characters two, combining marks none, an emoji sequence two (see :func:`_cells`). The one width
+    function of lmfilter: code frames and the command line's tables both count with it.
 
-    >>> text_width("abc"), text_width("键值"), text_width("é")
-    (3, 4, 1)
+    >>> [text_width(text) for text in ("abc", "键值", "é", "❤\ufe0f", "👩\u200d💻")]
+    [3, 4, 1, 2, 2]
     """
-    return sum(_cell(char)[1] for char in text)
+    return sum(width for _, width in _cells(text))
 
 
 def shown(text: str, limit: int | None = SHOWN_TEXT) -> str:

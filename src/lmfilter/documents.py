@@ -5,15 +5,15 @@ text back to a (line, column) of the document, so that a diagnostic's span lands
 typed, escapes and quotes included. Columns count code points; :func:`utf16_column` converts for editors.
 
 - ``.lmf``: one filter per non-empty line; ``#`` starts a comment line.
-- Python: string literals passed as ``filter_string=`` / ``filter=`` to ``search_logged_models``, or as the
-  filter of ``lmfilter.parse/check/select/compile/plan/format`` and ``Client.search`` (first argument or
-  ``filter=``). An implicitly concatenated literal or an f-string with holes is not linted: it comes back
-  with a ``skipped`` reason.
+- Python: the string literals passed as the filter of the calls :mod:`lmfilter.callsites` knows, each with
+  what the call does with it (``sends``, and a ``target`` or ``native`` named at the call). An implicitly
+  concatenated literal or an f-string with holes is not linted: it comes back with a ``skipped`` reason; so
+  does a file that is not Python (a ``warning`` then, at the error).
 
 >>> source = 'import mlflow\\nmlflow.search_logged_models(filter_string="nmae = \\'x\\'")\\n'
 >>> (found,) = filters_in(source, "python")
->>> found.text, found.place.position(0)
-("nmae = 'x'", (1, 43))
+>>> found.text, found.place.position(0), found.sends
+("nmae = 'x'", (1, 43), 'mlflow')
 """
 
 from __future__ import annotations
@@ -22,16 +22,13 @@ import ast as pyast
 import io
 import re
 import tokenize
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["lmf", "python"]
+from lmfilter.callsites import Call, Sends, calls_in
 
-# Calls whose filter argument is linted. ``search_logged_models`` (MLflow's, on any object) takes it as
-# ``filter_string=``; lmfilter's own functions take it first (``select``: second), on ``lmfilter.`` or a name
-# imported from lmfilter; ``search`` counts only as ``Client.search`` does, with ``experiment_ids=``.
-_LMFILTER_FUNCTIONS = {"parse": 0, "check": 0, "format": 0, "compile": 0, "plan": 0, "select": 1}
+Kind = Literal["lmf", "python"]
 
 
 @dataclass(frozen=True)
@@ -44,13 +41,39 @@ class Place:
         return self.positions[max(0, min(offset, len(self.positions) - 1))]
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Where the characters of a filter that is one run of a line are (a ``.lmf`` filter).
+
+    What a :class:`Place` says with a position per character, in constant space: a line of megabytes costs
+    no more than a short one.
+    """
+
+    line: int
+    start: int  # the column of its first character
+    length: int
+
+    def position(self, offset: int) -> tuple[int, int]:
+        return self.line, self.start + max(0, min(offset, self.length))
+
+
 @dataclass(frozen=True)
 class Found:
-    """A filter in a document; ``skipped`` says why it is not linted (then ``text`` is empty)."""
+    """A filter in a document; ``skipped`` says why it is not linted (then ``text`` is empty).
+
+    ``sends``, ``target`` and ``native`` say how the filter is read (see :class:`lmfilter.callsites.Call`);
+    a ``.lmf`` filter is read by lmfilter as configured. ``call`` names the call it is passed to. A skip is
+    an ``info`` unless ``severity`` says otherwise (a Python file that does not parse).
+    """
 
     text: str
-    place: Place
+    place: Place | Run
     skipped: str | None = None
+    sends: Sends = "lmfilter"
+    target: str | None = None
+    native: bool | None = None
+    call: str | None = None
+    severity: Literal["info", "warning"] = "info"
 
 
 def filters_in(source: str, kind: Kind) -> list[Found]:
@@ -67,23 +90,122 @@ def kind_of(path: str) -> Kind | None:
     return None
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(source: str) -> list[str]:
+    """A document's lines, without their breaks: lines end at ``\\n``, ``\\r\\n`` or ``\\r`` only, as editors
+    (LSP) and Python count them; not at U+2028 or a form feed, as ``str.splitlines`` would.
+
+    >>> split_lines("a\\r\\nb\\rc\\u2028d\\n")
+    ['a', 'b', 'c\\u2028d', '']
+    """
+    # str.split is several times faster than a regular expression, and most texts end lines with \n.
+    return _LINE_BREAK.split(source) if "\r" in source else source.split("\n")
+
+
+def line_starts(source: str) -> list[int]:
+    """The offset in ``source`` where each of its :func:`split_lines` lines starts.
+
+    >>> line_starts("a\\r\\nb\\rc")
+    [0, 3, 5]
+    """
+    return [0, *(match.end() for match in _LINE_BREAK.finditer(source))]
+
+
 def utf16_column(line_text: str, column: int) -> int:
     """A code-point column as UTF-16 code units (what LSP positions count); a lone surrogate is one."""
     return len(line_text[:column].encode("utf-16-le", "surrogatepass")) // 2
+
+
+# ---- noqa ---------------------------------------------------------------------------------------------
+
+# A noqa comment, bare or naming codes (``noqa: LMF301, LMF2``: a code or a prefix), as ruff writes it.
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?(?![\w:])", re.I)
+# On a .lmf line it must end the line: what follows a filter's ``#`` is the filter's otherwise.
+_LMF_NOQA = re.compile(r"\s+" + _NOQA.pattern + r"\s*\Z", re.I)
+
+Suppressed = dict[int, frozenset[str] | None]
+"""The lines (0-based) that carry a ``# noqa`` comment: the codes it names, or ``None`` for all."""
+
+
+def noqa_lines(source: str, kind: Kind) -> Suppressed:
+    """Where a document's ``# noqa`` comments are: at the end of a ``.lmf`` filter's line, or any Python
+    comment.
+
+    >>> lines = noqa_lines("import x  # noqa: LMF301, lmf2\\ny = 1 # noqa\\n", "python")
+    >>> sorted(lines[0]), lines[1]
+    (['LMF2', 'LMF301'], None)
+    """
+    out: Suppressed = {}
+    if kind == "lmf":
+        for number, line in enumerate(split_lines(source)):
+            if _lmf_noqa(line) is not None:
+                match = _NOQA.search(line)
+                assert match is not None
+                out[number] = _codes(match)
+        return out
+    if "noqa" not in source.lower():
+        return out
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source, newline=None).readline):
+            if tok.type == tokenize.COMMENT and (match := _NOQA.match(tok.string)) is not None:
+                out[tok.start[0] - 1] = _codes(match)
+    except (tokenize.TokenError, SyntaxError):
+        pass  # a file that is not Python: what was read holds
+    return out
+
+
+def _codes(match: re.Match[str]) -> frozenset[str] | None:
+    codes = match.group("codes")
+    return frozenset(re.split(r"[\s,]+", codes.upper().strip())) if codes else None
+
+
+def _lmf_noqa(line: str) -> int | None:
+    """Where a trailing ``# noqa`` comment starts on a ``.lmf`` line, if it has one outside any quotes."""
+    match = _LMF_NOQA.search(line)
+    if match is None:
+        return None
+    before = line[: match.start()]
+    # Outside a string or a backquoted key: every quote before it is closed.
+    return match.start() if before.count("'") % 2 == 0 and before.count("`") % 2 == 0 else None
+
+
+def suppressed(noqa: Suppressed, lines: Iterable[int], code: str) -> bool:
+    """Whether a ``# noqa`` on any of ``lines`` (0-based) covers ``code`` (by the code or a prefix of it)."""
+    for line in lines:
+        if line in noqa:
+            codes = noqa[line]
+            if codes is None or any(code.startswith(prefix) for prefix in codes):
+                return True
+    return False
 
 
 # ---- .lmf ---------------------------------------------------------------------------------------------
 
 
 def _lmf(source: str) -> Iterator[Found]:
-    for number, line in enumerate(source.split("\n")):  # editors count lines at \n (and \r\n) only
-        line = line.removesuffix("\r")
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(line) - len(line.lstrip())
-        text = line[indent:].rstrip()
-        yield Found(text, Place(tuple((number, indent + i) for i in range(len(text) + 1))))
+    for number, line in enumerate(split_lines(source)):
+        found = lmf_filter(line)
+        if found is not None:
+            start, text = found
+            yield Found(text, Run(number, start, len(text)))
+
+
+def lmf_filter(line: str) -> tuple[int, str] | None:
+    """The filter a ``.lmf`` line holds and the column it starts at (``None`` for a blank or comment line):
+    the line without its indentation, trailing blanks and a trailing ``# noqa`` comment.
+
+    >>> lmf_filter("  name = 'a'  # noqa: LMF301"), lmf_filter("  # a comment"), lmf_filter("   ")
+    ((2, "name = 'a'"), None, None)
+    """
+    comment = _lmf_noqa(line)
+    if comment is not None:
+        line = line[:comment]
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return None
+    return len(line) - len(line.lstrip()), stripped
 
 
 # ---- Python -------------------------------------------------------------------------------------------
@@ -92,74 +214,76 @@ def _lmf(source: str) -> Iterator[Found]:
 def _python(source: str) -> Iterator[Found]:
     try:
         tree = pyast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        yield _not_python(source, error)
         return
-    imported = _imported_from_lmfilter(tree)
+    try:
+        calls = calls_in(tree)
+    except RecursionError as error:  # ast nests deeper than a walk of it can go
+        yield _not_python(source, error)
+        return
+    if not calls:
+        return
     lines = io.StringIO(source, newline=None).readlines()  # ends lines where ast does: \n, \r\n, \r
-    arguments = sorted(
-        (
-            arg
-            for node in pyast.walk(tree)
-            if isinstance(node, pyast.Call) and (arg := _filter_argument(node, imported))
-        ),
-        key=lambda arg: (arg.lineno, arg.col_offset),
-    )
-    if not arguments:
-        return
     strings = _string_tokens(source)
-    for argument in arguments:
+    for call in calls:
+        argument = call.argument
         line = argument.lineno - 1
         # ast counts columns in UTF-8 bytes, tokenize in characters.
         column = len(lines[line].encode("utf-8")[: argument.col_offset].decode("utf-8", "replace"))
         at = Place(((line, column),))
         if isinstance(argument, pyast.JoinedStr):
-            holes = any(isinstance(part, pyast.FormattedValue) for part in argument.values)
-            yield Found(
-                "", at, "an f-string with holes is not linted" if holes else "an f-string is not linted"
-            )
+            yield _f_string(call, argument, lines, (line, column))
             continue
         if not (isinstance(argument, pyast.Constant) and isinstance(argument.value, str)):
             continue
         tokens = strings.get((line, column))
         if tokens is None or len(tokens) != 1:
-            yield Found("", at, "an implicitly concatenated string is not linted")
+            yield _found(call, "", at, "an implicitly concatenated string is not linted")
             continue
         place = _literal_place(tokens[0], argument.value)
         if place is None:
-            yield Found("", at, "a string whose characters cannot be mapped is not linted")
+            yield _found(call, "", at, "a string whose characters cannot be mapped is not linted")
             continue
-        yield Found(argument.value, place)
+        yield _found(call, argument.value, place)
 
 
-def _imported_from_lmfilter(tree: pyast.Module) -> frozenset[str]:
-    """The local names bound by ``from lmfilter import ...`` to the functions that take a filter."""
-    names: set[str] = set()
-    for node in pyast.walk(tree):
-        if isinstance(node, pyast.ImportFrom) and node.module == "lmfilter":
-            names.update(a.asname or a.name for a in node.names if a.name in _LMFILTER_FUNCTIONS)
-    return frozenset(names)
+def _f_string(call: Call, node: pyast.JoinedStr, lines: list[str], start: tuple[int, int]) -> Found:
+    """An f-string's filter, with stand-ins for its holes (see :func:`_filled`)."""
+    line, column = start
+    end_line = (node.end_lineno or node.lineno) - 1
+    end = len(lines[end_line].encode("utf-8")[: node.end_col_offset].decode("utf-8", "replace"))
+    written = "".join(lines[line : end_line + 1])
+    written = written[column : len(written) - len(lines[end_line]) + end]
+    read = _read_literal(_Token(written, line, column))
+    constants = "".join(str(v.value) for v in node.values if isinstance(v, pyast.Constant))
+    at = Place((start,))
+    if read is None or read.text != constants:  # several literals, or one this reader does not follow
+        return _found(call, "", at, "an f-string that is not one literal is not linted")
+    filled = _filled(read)
+    if isinstance(filled, str):
+        return _found(call, "", at, filled)
+    return _found(call, *filled)
 
 
-def _filter_argument(call: pyast.Call, imported: frozenset[str]) -> pyast.expr | None:
-    func = call.func
-    keywords = {k.arg: k.value for k in call.keywords if k.arg}
-    if isinstance(func, pyast.Attribute):
-        name = func.attr
-        if name == "search_logged_models":
-            return keywords.get("filter_string")
-        if name == "search" and "experiment_ids" in keywords:
-            return keywords.get("filter") or (call.args[0] if call.args else None)
-        on_lmfilter = isinstance(func.value, pyast.Name) and func.value.id == "lmfilter"
-        if not (on_lmfilter and name in _LMFILTER_FUNCTIONS):
-            return None
-    elif isinstance(func, pyast.Name) and func.id in imported:
-        name = func.id
+def _found(call: Call, text: str, place: Place, skipped: str | None = None) -> Found:
+    return Found(text, place, skipped, call.sends, call.target, call.native, call.name)
+
+
+def _not_python(source: str, error: Exception) -> Found:
+    """A warning, where the parser stopped, that a file's filters cannot be found: it is not Python."""
+    line, column = 0, 0
+    if isinstance(error, SyntaxError):
+        line = max(0, (error.lineno or 1) - 1)
+        lines = split_lines(source)
+        text = lines[line] if line < len(lines) else ""
+        column = max(0, min((error.offset or 1) - 1, len(text)))
+        reason = f"not Python, its filters are not linted: {error.msg}"
+    elif isinstance(error, ValueError):
+        reason = f"not Python, its filters are not linted: {error}"
     else:
-        return None
-    index = _LMFILTER_FUNCTIONS.get(name, 0)
-    if "filter" in keywords or "text" in keywords:
-        return keywords.get("filter") or keywords.get("text")
-    return call.args[index] if len(call.args) > index else None
+        reason = "nested too deeply to read as Python, its filters are not linted"
+    return Found("", Place(((line, column),)), reason, severity="warning")
 
 
 @dataclass(frozen=True)
@@ -207,26 +331,54 @@ _SIMPLE_ESCAPES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _Hole:
+    """A replacement field of an f-string: where the filter text has it, where it is written, its ``!r``."""
+
+    offset: int
+    position: tuple[int, int]
+    conversion: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What a string literal holds, with the (line, column) of each character and one past the last; for an
+    f-string, its literal characters only, with the holes between them."""
+
+    text: str
+    positions: tuple[tuple[int, int], ...]
+    holes: tuple[_Hole, ...]
+
+
 def _literal_place(token: _Token, value: str) -> Place | None:
     """Map each character of a string literal's value to its (line, column) in the source."""
+    read = _read_literal(token)
+    if read is None or read.holes or read.text != value:
+        return None
+    return Place(read.positions)
+
+
+def _read_literal(token: _Token) -> _Read | None:
+    """Read one string or f-string literal as Python does, keeping where each character was written
+    (``None`` for bytes, or what this reader does not follow)."""
     text = token.text
     prefix_length = 0
-    while text[prefix_length] not in "'\"":
+    while prefix_length < len(text) and text[prefix_length] not in "'\"":
         prefix_length += 1
     prefix = text[:prefix_length].lower()
-    if "b" in prefix or "f" in prefix:
+    if "b" in prefix or prefix_length == len(text):
         return None
-    quote = (
-        text[prefix_length : prefix_length + 3]
-        if text[prefix_length : prefix_length + 3] in ('"""', "'''")
-        else text[prefix_length]
-    )
+    opening = text[prefix_length : prefix_length + 3]
+    quote = opening if opening in ('"""', "'''") else text[prefix_length]
+    if len(text) < prefix_length + 2 * len(quote) or not text.endswith(quote):
+        return None
     body_start = prefix_length + len(quote)
     body = text[body_start : len(text) - len(quote)]
-    raw = "r" in prefix
+    raw, formatted = "r" in prefix, "f" in prefix
     line, column = token.line, token.column + body_start
     positions: list[tuple[int, int]] = []
     chars: list[str] = []
+    holes: list[_Hole] = []
     i = 0
     while i < len(body):
         here = (line, column)
@@ -251,6 +403,25 @@ def _literal_place(token: _Token, value: str) -> Place | None:
                 i, column = coded.end(), column + len(coded.group())
                 continue
             # Any other backslash stands for itself (the literal holds it and what follows).
+        if formatted and c in "{}":
+            if body[i + 1 : i + 2] == c:  # {{ and }} stand for one brace
+                chars.append(c)
+                positions.append(here)
+                i, column = i + 2, column + 2
+                continue
+            end = _hole_end(body, i) if c == "{" else None
+            if end is None:
+                return None
+            field = body[i:end]
+            conversion = re.search(r"!([rsa])\s*(?::[^}]*)?\}\Z", field)
+            holes.append(_Hole(len(chars), here, conversion.group(1) if conversion else ""))
+            breaks = field.count("\n")
+            line, column = (
+                line + breaks,
+                (len(field) - field.rfind("\n") - 1) if breaks else column + len(field),
+            )
+            i = end
+            continue
         chars.append(c)
         positions.append(here)
         if c == "\n":
@@ -258,7 +429,66 @@ def _literal_place(token: _Token, value: str) -> Place | None:
         else:
             column += 1
         i += 1
-    if "".join(chars) != value:
-        return None
     positions.append((line, column))
-    return Place(tuple(positions))
+    return _Read("".join(chars), tuple(positions), tuple(holes))
+
+
+def _hole_end(body: str, start: int) -> int | None:
+    """Where the replacement field opening at ``body[start]`` ends (just past its ``}``): brackets and
+    strings inside it are passed over, as a nested format spec's braces are."""
+    depth, i, inside = 0, start + 1, ""
+    while i < len(body):
+        c = body[i]
+        if inside:
+            if c == "\\":
+                i += 2
+                continue
+            if body.startswith(inside, i):
+                i, inside = i + len(inside), ""
+                continue
+        elif c in "'\"":
+            inside = body[i : i + 3] if body[i : i + 3] in ('"""', "'''") else c
+            i += len(inside)
+            continue
+        elif c in "([{":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == "}":
+            if depth == 0:
+                return i + 1
+            depth -= 1
+        i += 1
+    return None
+
+
+_ENTITY_DOT = re.compile(r"(?:metrics|params|tags|attributes)\.\Z")
+
+
+def _filled(read: _Read) -> tuple[str, Place] | str:
+    """An f-string's filter with each hole filled by a stand-in of its kind, or why it cannot be.
+
+    A hole inside quotes or backticks, or where a key goes (``params.{key}``), stands in for text: ``x``;
+    a ``{value!r}`` outside quotes writes a quoted string: ``'x'``. A hole anywhere else (a number, an
+    operator, a whole condition) could be anything, so the filter is not linted.
+    """
+    text: list[str] = []
+    positions: list[tuple[int, int]] = []
+    done = 0
+    for hole in read.holes:
+        text.append(read.text[done : hole.offset])
+        positions += read.positions[done : hole.offset]
+        before = "".join(text)
+        quoted = before.count("'") % 2 or before.count("`") % 2 or before.count('"') % 2
+        if quoted or _ENTITY_DOT.search(before):
+            stand_in = "x"
+        elif hole.conversion == "r":
+            stand_in = "'x'"
+        else:
+            return "an f-string with a hole outside quotes is not linted"
+        text.append(stand_in)
+        positions += [hole.position] * len(stand_in)
+        done = hole.offset
+    text.append(read.text[done:])
+    positions += read.positions[done:]
+    return "".join(text), Place(tuple(positions))

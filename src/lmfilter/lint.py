@@ -1,13 +1,16 @@
 """Lint filters where people write them: every filter of ``.lmf`` files and of Python call sites, checked.
 
-This stage serves the two faces, ``lmfilter lint`` and the language server. It finds the filters of a
-document with :mod:`lmfilter.documents`, checks each with :func:`lmfilter.check`, and places every
-diagnostic, and every edit of its fixes, on the document's own lines and columns: a :class:`Region` is
-1-based, counts columns in code points and ends just after the last character, as SARIF regions do. A
-filter that cannot be linted (an f-string with holes, an implicitly concatenated string) becomes an
-``info`` of its own code, :data:`SKIPPED_CODE`. Reports come out as text (``file:line:col: CODE message``
-with the line and a caret under the fault), as JSON, or as SARIF 2.1.0. Files are read here; nothing is
-printed and nothing exits.
+This stage serves the two faces, ``lmfilter lint`` and the language server: :func:`diagnostics_of` is the one
+analysis both run. It finds the filters of a document with :mod:`lmfilter.documents` (a Python call site with
+what its call sends, :mod:`lmfilter.callsites`), checks each for what it is sent to (:func:`reading`),
+leaves out what a ``# noqa`` comment names, and places every diagnostic, and every edit of its fixes, on the
+document's own lines and columns: a :class:`Region` is 1-based, counts columns in code points and ends just
+after the last character, as SARIF regions do. A filter that cannot be linted (an f-string with a hole
+outside quotes, an implicitly concatenated string) becomes an ``info`` of its own code,
+:data:`SKIPPED_CODE`; a Python file that does not parse, a warning (:data:`NOT_PYTHON_CODE`). What each
+file is checked for comes from the configuration (:mod:`lmfilter.config`). Reports come out as text
+(``file:line:col: CODE message`` with the line and a caret under the fault), as JSON, or as SARIF 2.1.0;
+:func:`fix_paths` applies the safe fixes in place. Nothing is printed and nothing exits here.
 
 >>> report = lint_source("# nightly\\nmetric.acc > 0.9 AND name = 'a'\\n", "lmf", path="nightly.lmf")
 >>> [(f.code, f.severity, f.region) for f in report.findings]
@@ -22,22 +25,44 @@ nightly.lmf:2:1: LMF201 unknown entity 'metric'; did you mean 'metrics'?
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import os
+import stat
+import tempfile
 import tokenize
 import urllib.parse
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lmfilter.api import check
-from lmfilter.diagnostics import MAX_MESSAGE, SEVERITY_RANK, Diagnostic, Fix, Severity, Span, frame, shown
-from lmfilter.documents import Found, Kind, filters_in, kind_of, utf16_column
-from lmfilter.schema import Target
+from lmfilter.callsites import Sends
+from lmfilter.config import Config
+from lmfilter.diagnostics import SEVERITY_RANK, Diagnostic, Fix, Severity, Span, plural, render_located
+from lmfilter.documents import (
+    Found,
+    Kind,
+    Place,
+    Run,
+    Suppressed,
+    filters_in,
+    kind_of,
+    line_starts,
+    noqa_lines,
+    split_lines,
+    suppressed,
+    utf16_column,
+)
+from lmfilter.errors import LmfilterError
+from lmfilter.schema import Target, UnknownTargetError
 from lmfilter.version import __version__
 
 SKIPPED_CODE = "LMF401"  # a filter found in a document but not linted (the reason is the message)
+NOT_PYTHON_CODE = "LMF402"  # a Python file that does not parse: none of its filters can be found
+UNKNOWN_TARGET_CODE = "LMF403"  # a call names a target lmfilter does not know
 
 SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__", "build", "dist"})  # and hidden ones
 
@@ -64,10 +89,10 @@ class Region:
     end_column: int
 
     @classmethod
-    def of(cls, found: Found, span: Span) -> Region:
-        """The region of a span of a found filter's text."""
-        line, column = found.place.position(span.start)
-        end_line, end_column = found.place.position(span.end)
+    def of(cls, place: Place | Run, span: Span) -> Region:
+        """The region of a span of a found filter's text, from where its characters are (``found.place``)."""
+        line, column = place.position(span.start)
+        end_line, end_column = place.position(span.end)
         return cls(line + 1, column + 1, end_line + 1, end_column + 1)
 
     def to_json(self) -> dict[str, int]:
@@ -94,6 +119,7 @@ class DocumentFix:
 
     title: str
     edits: tuple[DocumentEdit, ...]
+    safe: bool = False  # see :class:`lmfilter.diagnostics.Fix`
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +129,8 @@ class Finding:
     ``filter`` is the filter's text (empty for a skipped one), ``diagnostic`` its diagnostic with spans into
     that text, ``region`` the diagnostic's place in the document, and ``fixes`` the diagnostic's fixes as
     document edits (a fix that cannot be written into the document, such as a line break in an ``.lmf``
-    line, is left out).
+    line, is left out). ``call``, ``target`` and ``native`` say how the filter was read: the call it goes
+    to, and what it was checked for (see :func:`reading`).
     """
 
     path: str
@@ -111,6 +138,10 @@ class Finding:
     diagnostic: Diagnostic
     region: Region
     fixes: tuple[DocumentFix, ...] = ()
+    call: str | None = None  # the call the filter is passed to (Python), as :mod:`lmfilter.callsites` read it
+    sends: Sends = "lmfilter"  # who reads the filter
+    target: str = "mlflow"  # the target and nativeness the filter was checked for
+    native: bool = False
 
     @property
     def code(self) -> str:
@@ -164,42 +195,123 @@ def lint_source(
     [('LMF202', 2, 39)]
     """
     found = filters_in(source, kind)
-    lines = document_lines(source, kind)
+    lines = split_lines(source)
+    noqa = noqa_lines(source, kind)
     findings: list[Finding] = []
     for item in found:
-        if item.skipped is not None:
-            skipped = Diagnostic(SKIPPED_CODE, "info", item.skipped, Span(0, 0))
-            findings.append(Finding(path, "", skipped, Region.of(item, skipped.span)))
-            continue
-        for diagnostic in check(item.text, target, native):
+        checked_for, checked_native = reading(item, target, native)
+        target_name = checked_for if isinstance(checked_for, str) else checked_for.name
+        for diagnostic in diagnostics_of(item, checked_for, checked_native, noqa):
             fixes = tuple(
                 mapped
                 for fix in diagnostic.fixes
                 if (mapped := _document_fix(fix, item, source, kind, lines)) is not None
             )
-            findings.append(Finding(path, item.text, diagnostic, Region.of(item, diagnostic.span), fixes))
+            region = Region.of(item.place, diagnostic.span)
+            text = item.text
+            findings.append(
+                Finding(
+                    path, text, diagnostic, region, fixes, item.call, item.sends, target_name, checked_native
+                )
+            )
     findings.sort(key=lambda f: (f.region, SEVERITY_RANK[f.severity], f.code))
     return FileReport(path, kind, len(found), tuple(findings), tuple(lines) if findings else ())
 
 
+def reading(found: Found, target: str | Target, native: bool) -> tuple[str | Target, bool]:
+    """The target and ``native`` a found filter is checked for, given the configured ones.
+
+    A filter lmfilter reads is checked as configured, unless its call names a target or ``native``; one a
+    client sends to a server is checked natively: for Databricks from the Databricks SDK, else for the
+    configured server (MLflow's latest when the configured target is ``local``, which no server is).
+
+    >>> from lmfilter.documents import filters_in
+    >>> code = 'import mlflow\\nmlflow.search_logged_models(filter_string="a = 1")\\n'
+    >>> reading(filters_in(code, "python")[0], "mlflow-3.17", False)
+    ('mlflow-3.17', True)
+    """
+    if found.sends == "lmfilter":
+        return found.target or target, native if found.native is None else found.native
+    if found.sends == "databricks":
+        return "databricks", True
+    name = target if isinstance(target, str) else target.name
+    return ("mlflow" if name == "local" else target), True
+
+
+def diagnostics_of(
+    found: Found,
+    target: str | Target,
+    native: bool,
+    noqa: Suppressed,
+    check: Callable[[str, str | Target, bool], Sequence[Diagnostic]] | None = None,
+) -> list[Diagnostic]:
+    """What lint says of one found filter, checked for ``target`` and ``native`` (see :func:`reading`):
+    the reason it is skipped, or its diagnostics, leaving out those a noqa comment names. The one analysis
+    of ``lint`` and the language server, which passes a ``check`` that remembers what it checked before.
+
+    A noqa comment counts on the line a diagnostic starts, and where the filter's literal ends (a comment
+    cannot go inside a string).
+    """
+    if found.skipped is not None:
+        code = NOT_PYTHON_CODE if found.severity == "warning" else SKIPPED_CODE
+        skipped = Diagnostic(code, found.severity, found.skipped, Span(0, 0))
+        return [] if suppressed(noqa, (found.place.position(0)[0],), code) else [skipped]
+    diagnostics = (check or checked)(found.text, target, native)
+    if not noqa:
+        return list(diagnostics)
+    end_line = found.place.position(len(found.text))[0]
+    return [
+        d
+        for d in diagnostics
+        if not suppressed(noqa, (found.place.position(d.span.start)[0], end_line), d.code)
+    ]
+
+
+def checked(text: str, target: str | Target, native: bool) -> list[Diagnostic]:
+    """:func:`lmfilter.check`, with a target lmfilter does not know (one named at a call) as a diagnostic."""
+    try:
+        return check(text, target, native)
+    except UnknownTargetError as error:  # a target named at the call: it fails there too
+        return [Diagnostic(UNKNOWN_TARGET_CODE, "error", str(error), Span(0, 0))]
+
+
 def lint_paths(
-    paths: Iterable[str | os.PathLike[str]], target: str | Target = "mlflow", native: bool = False
+    paths: Iterable[str | os.PathLike[str]],
+    target: str | Target | None = None,
+    native: bool | None = None,
+    *,
+    config: Config | None = None,
 ) -> list[FileReport]:
     """Lint every ``.lmf`` and Python file named, and those under the directories named.
 
     Directories are walked recursively in name order, leaving out hidden ones, ``node_modules``,
-    ``__pycache__``, ``build`` and ``dist``; a named file of another kind is left out too. A file that cannot
-    be read (or a path that does not exist) gets a report with its ``error``.
+    ``__pycache__``, ``build`` and ``dist``; a named file of another kind is left out too, and so is a path
+    the configuration excludes (named or not, so that a pre-commit hook, which names each file, leaves out
+    the same). Each file is checked for the ``target`` and ``native`` given, else for what the
+    configuration says for its path (:meth:`~lmfilter.config.Config.for_path`). A file that cannot be read
+    (or a path that does not exist) gets a report with its ``error``.
     """
-    return [_lint_file(path, target, native) for path in documents_under(paths)]
+    config = config or Config()
+    reports = []
+    for path in documents_under(paths, config):
+        configured_target, configured_native = config.for_path(path)
+        reports.append(
+            _lint_file(
+                path,
+                configured_target if target is None else target,
+                configured_native if native is None else native,
+            )
+        )
+    return reports
 
 
-def documents_under(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
-    """The files :func:`lint_paths` lints, each once, in order (a missing path too, to report it)."""
+def documents_under(paths: Iterable[str | os.PathLike[str]], config: Config | None = None) -> Iterator[str]:
+    """The files :func:`lint_paths` lints, each once, in order (a missing path too, to report it), leaving
+    out those ``config`` excludes."""
     seen: set[str] = set()
     for given in paths:
         for path in _walk(os.path.normpath(os.fspath(given))):
-            if path not in seen:
+            if path not in seen and not (config is not None and config.excluded(path)):
                 seen.add(path)
                 yield path
 
@@ -248,13 +360,6 @@ def _read_error(error: OSError | UnicodeDecodeError | SyntaxError) -> str:
     return f"cannot read: {error.msg}"  # a bad encoding declaration
 
 
-def document_lines(source: str, kind: Kind) -> list[str]:
-    """The lines of a document as :mod:`lmfilter.documents` numbers them, without their line breaks."""
-    if kind == "lmf":
-        return source.splitlines()
-    return [line.removesuffix("\r") for line in source.split("\n")]
-
-
 # ---- fixes as document edits --------------------------------------------------------------------------
 
 
@@ -262,15 +367,17 @@ def _document_fix(
     fix: Fix, found: Found, source: str, kind: Kind, lines: Sequence[str]
 ) -> DocumentFix | None:
     """A fix as edits of the document, or ``None`` when its text cannot be written where it goes."""
-    edits = [(Region.of(found, edit.span), edit.replacement) for edit in fix.edits]
+    edits = [(Region.of(found.place, edit.span), edit.replacement) for edit in fix.edits]
     if kind == "lmf":
         if any(len(replacement.splitlines()) > 1 or "\r" in replacement for _, replacement in edits):
             return None  # a line break would split the filter's line
-        return DocumentFix(fix.title, tuple(DocumentEdit(r, text) for r, text in edits))
+        return DocumentFix(fix.title, tuple(DocumentEdit(r, text) for r, text in edits), fix.safe)
     quote = _closing_quote(found, lines)
     plain = all(not any(c in text for c in ("\\", "\n", "\r", quote)) for _, text in edits)
     written = DocumentFix(
-        fix.title, tuple(DocumentEdit(r, text if plain else _escaped(text, quote)) for r, text in edits)
+        fix.title,
+        tuple(DocumentEdit(r, text if plain else _escaped(text, quote)) for r, text in edits),
+        fix.safe,
     )
     if plain:
         return written
@@ -298,26 +405,165 @@ def apply_edits(source: str, kind: Kind, edits: Sequence[DocumentEdit]) -> str:
     >>> apply_edits("metric.a > 1\\n", "lmf", fix.edits)
     'metrics.a > 1\\n'
     """
-    starts = [0]
-    for line in _lines_with_breaks(source, kind):
-        starts.append(starts[-1] + len(line))
+    starts = line_starts(source)
 
     def offset(line: int, column: int) -> int:
         return starts[min(line - 1, len(starts) - 1)] + column - 1
 
-    out = source
+    pieces: list[str] = []  # from the end, joined once: a file of many edits is copied once, not per edit
+    rest = len(source)
     for edit in sorted(edits, key=lambda e: e.region, reverse=True):
         region = edit.region
         start, end = offset(region.line, region.column), offset(region.end_line, region.end_column)
-        out = out[:start] + edit.replacement + out[end:]
-    return out
+        pieces += [source[end:rest], edit.replacement]
+        rest = start
+    pieces.append(source[:rest])
+    return "".join(reversed(pieces))
 
 
-def _lines_with_breaks(source: str, kind: Kind) -> list[str]:
-    if kind == "lmf":
-        return source.splitlines(keepends=True)
-    *lines, last = source.split("\n")
-    return [line + "\n" for line in lines] + [last]
+# ---- fixing files ----------------------------------------------------------------------------------------
+
+FIX_ROUNDS = 10
+"""Most times a document is linted and fixed again: a fix may reveal another (ruff's way)."""
+
+
+def fixed_source(
+    source: str, kind: Kind, target: str | Target = "mlflow", native: bool = False, *, unsafe: bool = False
+) -> tuple[str, int]:
+    """A document with its fixes applied, and how many were: the safe ones (any, with ``unsafe``), the first
+    of each finding, leaving out one whose edits overlap another's, until none is left or
+    :data:`FIX_ROUNDS` rounds have run.
+
+    >>> fixed_source("status = 2 AND metrics.acc > '0.9'\\n", "lmf")
+    ("status = 'READY' AND metrics.acc > 0.9\\n", 2)
+    """
+    total = 0
+    for _ in range(FIX_ROUNDS):
+        chosen: list[DocumentEdit] = []
+        for finding in lint_source(source, kind, target, native).findings:
+            fix = next((f for f in finding.fixes if f.safe or unsafe), None)
+            if fix is None:
+                continue
+            regions = [edit.region for edit in fix.edits]
+            if any(_overlap(a, edit.region) for a in regions for edit in chosen):
+                continue
+            chosen += fix.edits
+            total += 1
+        if not chosen:
+            break
+        source = apply_edits(source, kind, chosen)
+    return source, total
+
+
+def _overlap(a: Region, b: Region) -> bool:
+    start_a, end_a = (a.line, a.column), (a.end_line, a.end_column)
+    start_b, end_b = (b.line, b.column), (b.end_line, b.end_column)
+    return (start_a < end_b and start_b < end_a) or start_a == start_b
+
+
+def fix_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    target: str | Target | None = None,
+    native: bool | None = None,
+    *,
+    config: Config | None = None,
+    unsafe: bool = False,
+) -> dict[str, int]:
+    """Apply the fixes of every file :func:`lint_paths` would lint, in place; how many in each file changed.
+
+    A file is written whole or not at all (a temporary file beside it, renamed over it, with its mode),
+    in its own encoding, byte order mark and line breaks; a file that mixes line breaks, or cannot be read
+    or written, is left as it is (linting it says why, or an ``OSError`` is raised for a write).
+    """
+    config = config or Config()
+    changed: dict[str, int] = {}
+    for path in documents_under(paths, config):
+        kind = kind_of(path)
+        configured_target, configured_native = config.for_path(path)
+        try:
+            read = os.stat(path)
+            if not stat.S_ISREG(read.st_mode):  # a FIFO or a device would block or never end
+                continue
+            with open(path, "rb") as file:
+                data = file.read()
+            encoding, text = _decoded(path, data)
+        except (OSError, UnicodeDecodeError, SyntaxError):
+            continue  # lint reports it
+        newline = _line_break(text)
+        if kind is None or newline is None:
+            continue
+        normal = text.replace(newline, "\n") if newline != "\n" else text
+        fixed, count = fixed_source(
+            normal,
+            kind,
+            configured_target if target is None else target,
+            configured_native if native is None else native,
+            unsafe=unsafe,
+        )
+        if count and fixed != normal:
+            write_atomically(path, fixed.replace("\n", newline).encode(encoding, "surrogateescape"), read)
+            changed[path] = count
+    return changed
+
+
+def _line_break(text: str) -> str | None:
+    """The one line break a text uses (``\\n`` when it has none), or ``None`` when it mixes them."""
+    crlf = text.count("\r\n")
+    used = [
+        b for b, n in (("\r\n", crlf), ("\r", text.count("\r") - crlf), ("\n", text.count("\n") - crlf)) if n
+    ]
+    return "\n" if not used else used[0] if len(used) == 1 else None
+
+
+def _decoded(path: str, data: bytes) -> tuple[str, str]:
+    """A document's encoding (``utf-8-sig`` when it starts with a byte order mark) and text, as written."""
+    encoding = "utf-8"
+    if kind_of(path) == "python":
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    if data.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    return encoding, data.decode(encoding)
+
+
+class ChangedError(LmfilterError):
+    """A file changed between being read and being written over: it is left as it is."""
+
+
+def write_atomically(path: str, data: bytes, read: os.stat_result | None = None) -> None:
+    """Replace a file's bytes whole, so that it is always either all old or all new: a new file is written
+    beside it (synced) and renamed over it, with the file's mode (and owner, where that may be given).
+
+    A symbolic link stays one: the file it names is written. A read-only file raises ``PermissionError``;
+    with ``read`` (the file's status when it was read), one that changed since raises
+    :class:`ChangedError`. Any other failure is the ``OSError``, and no temporary file is left.
+    """
+    target = os.path.realpath(path)
+    now = os.stat(target)
+    if read is not None and (now.st_ino, now.st_size, now.st_mtime_ns) != (
+        read.st_ino,
+        read.st_size,
+        read.st_mtime_ns,
+    ):
+        raise ChangedError(f"{path}: changed since it was read; left as it is")
+    if not now.st_mode & 0o222 or not os.access(target, os.W_OK):
+        raise PermissionError(errno.EACCES, "the file is read-only", path)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=os.path.dirname(target)
+    )
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, stat.S_IMODE(now.st_mode))
+        if hasattr(os, "chown") and (now.st_uid, now.st_gid) != (os.geteuid(), os.getegid()):
+            with contextlib.suppress(OSError):  # only root may give a file away; the owner keeps it
+                os.chown(temporary, now.st_uid, now.st_gid)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 # ---- reports ------------------------------------------------------------------------------------------
@@ -335,14 +581,10 @@ def counts(reports: Iterable[FileReport]) -> dict[Severity, int]:
 def summary(reports: Sequence[FileReport]) -> str:
     """``N files, M filters: E errors, W warnings, I infos`` (unreadable files are not counted)."""
     read = [r for r in reports if r.error is None]
-    parts = [_plural(n, kind) for kind, n in counts(read).items()]
+    parts = [plural(n, kind) for kind, n in counts(read).items()]
     return (
-        f"{_plural(len(read), 'file')}, {_plural(sum(r.filters for r in read), 'filter')}: {', '.join(parts)}"
+        f"{plural(len(read), 'file')}, {plural(sum(r.filters for r in read), 'filter')}: {', '.join(parts)}"
     )
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def render_text(reports: Sequence[FileReport]) -> str:
@@ -361,21 +603,9 @@ def render_text(reports: Sequence[FileReport]) -> str:
 
 
 def _render_finding(finding: Finding, lines: Sequence[str]) -> str:
-    region = finding.region
-    line_text = lines[region.line - 1] if region.line <= len(lines) else ""
-    start = region.column - 1
-    stop = region.end_column - 1 if region.end_line == region.line else len(line_text)
-    shown_line, carets = frame(line_text, start, stop)
-    gutter = " " * len(str(region.line))
-    notes = "; ".join([finding.severity, *(f"fix: {fix.title}" for fix in finding.fixes)])
-    path = shown(finding.path, None)  # escaped, never cut: it names the file
-    return "\n".join(
-        [
-            f"{path}:{region.line}:{region.column}: {finding.code} {shown(finding.message, MAX_MESSAGE)}",
-            f"  {region.line} | {shown_line}".rstrip(),
-            f"  {gutter} | {carets} {shown(notes, MAX_MESSAGE)}",
-        ]
-    )
+    sent = [f"{finding.call} sends it as it is"] if finding.sends != "lmfilter" else []
+    fixes = [f"fix: {fix.title}" for fix in finding.fixes]
+    return render_located(finding.path, finding.region, lines, finding.diagnostic, [*sent, *fixes])
 
 
 def to_json(reports: Iterable[FileReport]) -> list[dict[str, Any]]:
@@ -388,9 +618,14 @@ def to_json(reports: Iterable[FileReport]) -> list[dict[str, Any]]:
             "severity": finding.severity,
             "message": finding.message,
             "filter": finding.filter,
+            "call": finding.call,
+            "sends": finding.sends,
+            "target": finding.target,
+            "native": finding.native,
             "fixes": [
                 {
                     "title": fix.title,
+                    "safe": fix.safe,
                     "edits": [{**e.region.to_json(), "replacement": e.replacement} for e in fix.edits],
                 }
                 for fix in finding.fixes

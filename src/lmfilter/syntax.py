@@ -1,6 +1,7 @@
 """Text to surface tree: lexing and parsing with the Lark grammar, and syntax diagnostics.
 
-Lark compiles the grammar (``grammar/lmfilter.lark``) once per process into a lexer and an LALR parse table.
+Lark compiles the grammar (``grammar/lmfilter.lark``) once per process into a lexer and an LALR parse table,
+which :mod:`lmfilter.lark_adapter` (the one module that reads Lark's internals) hands over as plain data.
 The lexer is total: every character becomes a token, so a stray ``@`` or an unterminated string is reported
 with its position instead of stopping the parse. This module runs Lark's table itself, in a shift-reduce
 loop that builds AST nodes as it reduces (no parse tree in between). A filter without faults is read
@@ -23,6 +24,10 @@ The result is a :class:`Surface`: the tree (``None`` only for input too long, to
 read), the diagnostics, and the spans of grouping parentheses (which the tree does not keep, and servers
 reject).
 
+For an editor, :func:`expected_at` reads the text before a cursor the same way (same tokens, same machine,
+same recovery) and says what the parser's state takes next there: an :class:`Expected`, whose
+:class:`Slot` tells a field from an operator, a value, an IN list's parts, BETWEEN's AND or a connective.
+
 >>> surface = parse_surface("name = 'a' metrics.acc > 1")
 >>> [d.code for d in surface.diagnostics]
 ['LMF108']
@@ -33,19 +38,18 @@ True
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lark import Lark, Token
-from lark.lark import PostLex
-from lark.parsers.lalr_analysis import Shift
+from lark import Lark
 
-from lmfilter import ast
+from lmfilter import ast, lark_adapter
 from lmfilter.diagnostics import LIMIT_CODE, MAX_DIAGNOSTICS, Diagnostic, Edit, Fix, Span, quoted
 
 MAX_LENGTH = 65_536
@@ -60,6 +64,10 @@ QUIRK_CODES = frozenset({"LMF107", "LMF108"})
 
 _OPERAND_START = frozenset({"FIELD", "WORD", "NOT", "LPAR"})
 _CONNECTIVES = frozenset({"AND", "OR", "RPAR", "$END"})
+# Where the text read so far ends, mid-filter (see expected_at): recovery stops there as at the end.
+_CURSOR = "$CURSOR"
+_ENDS = frozenset({"$END", _CURSOR})
+_RESUME = _CONNECTIVES | _OPERAND_START | {_CURSOR}
 _MENDED = frozenset({"BAD_OP", "UNTERMINATED_STRING", "UNTERMINATED_DQ_STRING", "UNTERMINATED_FIELD"})
 
 
@@ -81,26 +89,21 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parents[2] / "grammar" / "lmfilter.lark").read_text(encoding="utf-8")
 
 
+# The lexer's fault tokens: no rule uses them, so Lark must be told to keep them.
+_FAULTS = (
+    "BAD_CHAR",
+    "BAD_WORD",
+    "BAD_OP",
+    "UNTERMINATED_STRING",
+    "UNTERMINATED_DQ_STRING",
+    "UNTERMINATED_FIELD",
+)
+
+
 @functools.cache
 def parser() -> Lark:
     """The grammar compiled by Lark, once per process: the lexer and LALR table this module runs."""
-    return Lark(grammar_text(), parser="lalr", lexer="basic", postlex=_KeepFaultTokens())
-
-
-class _KeepFaultTokens(PostLex):
-    """Keeps the lexer's fault tokens, which no rule uses (Lark would drop them otherwise)."""
-
-    always_accept = (
-        "BAD_CHAR",
-        "BAD_WORD",
-        "BAD_OP",
-        "UNTERMINATED_STRING",
-        "UNTERMINATED_DQ_STRING",
-        "UNTERMINATED_FIELD",
-    )
-
-    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        return stream
+    return lark_adapter.compile_lalr(grammar_text(), keep=_FAULTS)
 
 
 class _Token(NamedTuple):
@@ -170,7 +173,9 @@ def _report_surrogates(text: str, diagnostics: list[Diagnostic]) -> None:
                 f"{quoted(meant)} itself"
             )
             diagnostics.append(
-                _error("LMF112", message, span, Fix(f"write {quoted(meant)}", (Edit(span, meant),)))
+                _error(
+                    "LMF112", message, span, Fix(f"write {quoted(meant)}", (Edit(span, meant),), safe=True)
+                )
             )
             continue
         bytes_meant = all("\udc80" <= char <= "\udcff" for char in found)
@@ -196,35 +201,36 @@ class _Scanner:
     """The grammar's terminals as Lark's basic lexer compiles them.
 
     ``pattern`` is Lark's alternation of the terminals, a named group each in Lark's order of preference,
-    after the blanks that come before the token; ``renames`` are Lark's callbacks that retype a match (a
-    ``(`` matches BAD_CHAR and becomes LPAR); ``ignored`` names the blanks' terminal, for blanks at the end.
+    after the blanks that come before the token; ``renames`` names the terminals whose match Lark may retype
+    (a ``(`` matches BAD_CHAR and becomes LPAR), which ``lexer`` does; ``ignored`` names the blanks'
+    terminal, for blanks at the end.
     """
 
     pattern: re.Pattern[str]
-    renames: dict[str, Callable[[Token], Token]]
+    renames: frozenset[str]
     ignored: frozenset[str]
+    lexer: lark_adapter.LexerPatterns
 
 
 @functools.cache
 def _scanner() -> _Scanner:
-    lexer: Any = parser()._build_lexer()
-    (alternation,) = lexer.scanner._mres  # Lark splits the alternation only past 100 terminals
-    (blanks,) = (terminal for terminal in lexer.terminals if terminal.name in lexer.ignore_types)
+    lexer = lark_adapter.lexer_patterns(parser())
+    alternation = lexer.alternation
     # At a blank only the blanks' terminal (first by priority, see the grammar) and the catch-all BAD_CHAR
     # match, and a run of blanks ends at something else: so skipping the blanks in front of each token
     # lexes as Lark does. Blanks at the very end still match as a token of their own.
-    pattern = re.compile(f"(?:{blanks.pattern.to_regexp()})?(?:{alternation.pattern})", alternation.flags)
-    return _Scanner(pattern, dict(lexer.callback), frozenset(lexer.ignore_types))
+    pattern = re.compile(f"(?:{lexer.blanks})?(?:{alternation.pattern})", alternation.flags)
+    return _Scanner(pattern, lexer.retyped, lexer.ignored, lexer)
 
 
 @functools.lru_cache(maxsize=1024)
 def _renamed(kind: str, text: str) -> str:
-    """The terminal Lark's lexer callback makes of a match of ``kind`` (once per text: they are short)."""
-    return str(_scanner().renames[kind](Token(kind, text)).type)
+    """The terminal Lark's lexer makes of a match of ``kind`` (once per text: they are short)."""
+    return _scanner().lexer.retype(kind, text)
 
 
-def _tokens(text: str, diagnostics: list[Diagnostic]) -> list[_Token]:
-    """The parser's tokens, with lexical faults reported and mended (or dropped); ends with ``$END``.
+def _tokens(text: str, diagnostics: list[Diagnostic], mend: bool = True) -> list[_Token]:
+    """The parser's tokens, with lexical faults reported and mended (unless not ``mend``); ends with ``$END``.
 
     Lark's basic lexing (same terminals, priorities and callbacks) without the line and column bookkeeping
     that lmfilter never reads. The lexer is total and no terminal matches empty text, so the matches found
@@ -232,6 +238,7 @@ def _tokens(text: str, diagnostics: list[Diagnostic]) -> list[_Token]:
     """
     scanner = _scanner()
     renames, ignored = scanner.renames, scanner.ignored
+    mended = _MENDED if mend else frozenset()
     out: list[_Token] = []
     for found in scanner.pattern.finditer(text):
         kind = found.lastgroup or ""
@@ -242,9 +249,25 @@ def _tokens(text: str, diagnostics: list[Diagnostic]) -> list[_Token]:
         if kind in renames:
             kind = _renamed(kind, value)
         tok = _Token(kind, value, start, end)
-        out.append(_mended(text, tok, diagnostics) if kind in _MENDED else tok)
+        out.append(_mended(text, tok, diagnostics) if kind in mended else tok)
     out.append(_Token("$END", "", len(text), len(text)))
     return out
+
+
+Token = _Token
+"""A token of :func:`tokens`: its terminal (``kind``), ``text``, ``start`` and ``end``."""
+
+
+def tokens(text: str) -> list[Token]:
+    """The lexer's tokens of ``text`` as they are: faults neither reported nor mended, no ``$END``.
+
+    They are the tokens Lark's own lexer gives (``parser().lex(text)``), without building a lexer for each
+    text as Lark does.
+
+    >>> [(tok.kind, tok.text) for tok in tokens("status = 'RE")]
+    [('WORD', 'status'), ('COMPARE_OP', '='), ('UNTERMINATED_STRING', "'RE")]
+    """
+    return _tokens(text, [], mend=False)[:-1]
 
 
 def _mended(text: str, tok: _Token, diagnostics: list[Diagnostic]) -> _Token:
@@ -257,7 +280,7 @@ def _mended(text: str, tok: _Token, diagnostics: list[Diagnostic]) -> _Token:
                 "LMF109",
                 f"'{tok.text}' is not an operator; use '{replacement}'",
                 span,
-                Fix(f"replace with '{replacement}'", (Edit(span, replacement),)),
+                Fix(f"replace with '{replacement}'", (Edit(span, replacement),), safe=True),
             )
         )
         return tok._replace(kind="COMPARE_OP", text=replacement)
@@ -323,54 +346,70 @@ class _Table:
     ``actions[state]`` maps a terminal to the state to shift to (``>= 0``) or to ``~r`` to reduce by rule
     ``r``, and a rule's name to the state to go to once reduced to it. ``rules[r]`` holds the rule's length,
     its name, and how its value is built from its children's (``None``: its one child's value passes on).
+    ``terminals`` names the terminals the machine may be fed (``$END`` too, but not ``RECOVERED``, which only
+    the recovery feeds), and ``fields`` the states whose value is a condition's field (for
+    :func:`expected_at`).
     """
 
     actions: tuple[dict[str, int], ...]
     rules: tuple[tuple[int, str, _Reduction | None], ...]
     start: int
     end: int
+    terminals: frozenset[str]
+    fields: frozenset[int]
 
 
 @functools.cache
 def _table() -> _Table:
-    lalr: Any = parser().parser.parser.parser  # the front end's LALR parser's shift-reduce core
-    table = lalr.parse_table
-    rules: dict[Any, int] = {}
-    actions: list[dict[str, int]] = []
-    for state in range(len(table.states)):
-        row: dict[str, int] = {}
-        for name, (action, arg) in table.states[state].items():
-            row[str(name)] = arg if action is Shift else ~rules.setdefault(arg, len(rules))
-        actions.append(row)
+    table = lark_adapter.lalr_table(parser())
+    rules = table.rules()
+    numbers = {rule: number for number, rule in enumerate(rules)}
+    actions = tuple(
+        {
+            name: action.state if isinstance(action, lark_adapter.Shift) else ~numbers[action.rule]
+            for name, action in row.items()
+        }
+        for row in table.states
+    )
     for row in actions:
         after_and = row.get("AND", -1)
         if after_and >= 0 and _CONNECTIVES & actions[after_and].keys():  # pragma: no cover - grammar bug
             raise AssertionError("the grammar lets a connective follow AND; parse_surface assumes not")
+    # A condition's field is its FIELD or WORD token until the next token reduces it to a ``field``.
+    fields = frozenset(
+        state
+        for state, row in enumerate(table.states)
+        if any(isinstance(a, lark_adapter.Reduce) and a.rule.origin == "field" for a in row.values())
+    ) | frozenset(
+        action.state for row in table.states if isinstance(action := row.get("field"), lark_adapter.Shift)
+    )
     return _Table(
-        tuple(actions),
-        tuple((len(rule.expansion), str(rule.origin.name), _reduction(rule)) for rule in rules),
-        table.start_states["start"],
-        table.end_states["start"],
+        actions,
+        tuple((len(rule.expansion), rule.origin, _reduction(rule)) for rule in rules),
+        table.start,
+        table.end,
+        frozenset(name for row in actions for name in row if name.isupper()) - {"RECOVERED"},
+        fields,
     )
 
 
-def _reduction(rule: Any) -> _Reduction | None:
+def _reduction(rule: lark_adapter.Rule) -> _Reduction | None:
     """How a rule's value is built from its children's, the way Lark's tree builder shapes children.
 
     A repetition's helper rule (``__conjunction_star_1``) makes a list of its items, spliced into the
     parent's children; a ``?rule`` of one symbol passes its child on; any other rule is built by the
     :class:`_Builder` method named by its alias or name.
     """
-    name = str(rule.alias or rule.origin.name)
+    name = rule.alias or rule.origin
     spliced = frozenset(
-        i for i, symbol in enumerate(rule.expansion) if not symbol.is_term and symbol.name.startswith("_")
+        i for i, symbol in enumerate(rule.expansion) if not symbol.is_terminal and symbol.name.startswith("_")
     )
     build: _Reduction
     if name.startswith("_"):
         if spliced == {0}:  # left-recursive: extend the list so far in place (linear, not quadratic)
             return _extended
         build = _items
-    elif rule.options.expand1 and len(rule.expansion) == 1 and not spliced:
+    elif rule.expand1 and len(rule.expansion) == 1 and not spliced:
         return None
     else:
         build = getattr(_BUILDER, name)
@@ -484,7 +523,9 @@ class _Driver:
     """Feeds tokens to the LALR machine one at a time, mending what it can and reporting the rest.
 
     It reads as the machine reads straight through up to the first unexpected token, so
-    :func:`parse_surface` needs it only once that reading fails.
+    :func:`parse_surface` needs it only once that reading fails. The tokens end with ``$END``, or with a
+    ``$CURSOR`` token for text that goes on past what is read (:func:`expected_at`): there the driver stops
+    with the machine in the state it reached.
     """
 
     def __init__(self, text: str, tokens: list[_Token], diagnostics: list[Diagnostic]) -> None:
@@ -492,9 +533,11 @@ class _Driver:
         self.tokens = tokens
         self.diagnostics = diagnostics
         self.machine = _Machine(_table())
+        self.gave_up = False
 
     def run(self) -> ast.Expr | None:
-        """The tree as mended; ``None`` once there were too many problems to go on (reported as LMF110)."""
+        """The tree as mended; ``None`` once there were too many problems to go on (reported as LMF110, and
+        :attr:`gave_up` set), or at a ``$CURSOR`` token."""
         tokens = self.tokens
         feed = self.machine.feed
         i = 0
@@ -512,18 +555,23 @@ class _Driver:
                         Span(tok.start, len(self.text)),
                     )
                 )
+                self.gave_up = True
+                return None
+            if tok.kind == _CURSOR:
                 return None
             if tok.kind == "AND" and self._stray_and(i):
                 i += 1
                 continue
-            try:
-                if tok.kind == "$END":
-                    tree: ast.Expr = feed(tok)
-                    return tree
-                feed(tok)
-                i += 1
-            except _UnexpectedTokenError as err:
-                i = self._recover(i, {name for name in err.expected if self.machine.accepts(name)})
+            if not self.machine.accepts(tok.kind):
+                # Asked before feeding: a token the table refuses may first trigger reductions (its row
+                # reduces on it by default), which would close conditions that the text after it goes on.
+                i = self._recover(i, {name for name in _table().terminals if self.machine.accepts(name)})
+                continue
+            if tok.kind == "$END":
+                tree: ast.Expr = feed(tok)
+                return tree
+            feed(tok)
+            i += 1
         raise AssertionError("parser recovery did not terminate")  # pragma: no cover
 
     def _stray_and(self, i: int) -> bool:
@@ -543,7 +591,7 @@ class _Driver:
                 "warning",
                 "stray AND: nothing on one side to join (MLflow ignores it)",
                 span,
-                (Fix("remove the AND", (Edit(wide, ""),)),),
+                (Fix("remove the AND", (Edit(wide, ""),), safe=True),),
             )
         )
 
@@ -575,7 +623,7 @@ class _Driver:
         if expected <= _CONNECTIVES:
             # A complete condition followed by junk: drop the junk, up to where a condition could go on.
             j = i + 1
-            while self.tokens[j].kind not in _CONNECTIVES | _OPERAND_START:
+            while self.tokens[j].kind not in _RESUME:
                 j += 1
             self.diagnostics.append(self._unexpected(tok, expected, self.tokens[j - 1]))
             return j
@@ -593,7 +641,7 @@ class _Driver:
         j = i
         while True:
             kind = self.tokens[j].kind
-            if kind == "$END" or (kind in ("AND", "OR") and unclosed == 0):
+            if kind in _ENDS or (kind in ("AND", "OR") and unclosed == 0):
                 break
             if kind == "RPAR":
                 if unclosed == 0:
@@ -604,7 +652,7 @@ class _Driver:
             j += 1
         end = max(start, self.tokens[j - 1].end) if j > i else start
         self.machine.feed(_Token("RECOVERED", "", start, end))
-        if j == i and self.tokens[j].kind != "$END" and not self.machine.accepts(self.tokens[j].kind):
+        if j == i and self.tokens[j].kind not in _ENDS and not self.machine.accepts(self.tokens[j].kind):
             j += 1  # the faulty token itself cannot follow: drop it, so that every step advances
         return j
 
@@ -679,6 +727,182 @@ def _widen_to_space(text: str, span: Span) -> Span:
 
 def _error(code: str, message: str, span: Span, *fixes: Fix) -> Diagnostic:
     return Diagnostic(code, "error", message, span, fixes)
+
+
+# ---- what may come next -------------------------------------------------------------------------
+
+
+class Slot(enum.Enum):
+    """What goes at a point of a filter, as the parser's state there says (see :func:`expected_at`)."""
+
+    OPERAND = "a condition: a field, NOT or '('"
+    OPERATOR = "an operator after a field"
+    NEGATED = "LIKE, ILIKE, IN or BETWEEN after a field's NOT"
+    NULL = "NULL after IS (or NOT NULL, when NOT is among the terminals)"
+    VALUE = "the value a field is compared with"
+    LIST_OPEN = "the '(' of an IN list"
+    LIST_VALUE = "a value of an IN list, or its ')'"
+    LIST_NEXT = "',' or ')' after a value of an IN list"
+    LOW = "the low bound of BETWEEN"
+    BETWEEN_AND = "the AND of BETWEEN"
+    HIGH = "the high bound of BETWEEN"
+    CONNECTIVE = "AND, OR, ')' or the end, after a condition"
+    NOTHING = "nothing: the filter is too long, too deeply nested or too broken to read"
+
+
+_IN_CONDITION = frozenset(Slot) - {Slot.OPERAND, Slot.CONNECTIVE, Slot.NOTHING}
+
+# The tokens a word being typed may lex as so far; an open string runs to the cursor and holds blanks.
+_OPEN_KINDS = frozenset({"UNTERMINATED_STRING", "UNTERMINATED_DQ_STRING", "UNTERMINATED_FIELD"})
+_KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL", "BETWEEN"})
+_PARTIAL_KINDS = _OPEN_KINDS | _KEYWORDS | {"FIELD", "WORD", "NUMBER", "BAD_WORD"}
+
+
+class Partial(NamedTuple):
+    """The word being typed at the cursor: it starts at ``start`` and reads ``text`` up to the cursor.
+
+    ``kind`` is the terminal it lexes as so far (``UNTERMINATED_STRING`` for ``'RE``); a word cut short may
+    lex as several tokens (``metrics.`` is WORD then BAD_WORD), and then ``kind`` is the first one's.
+    """
+
+    kind: str
+    text: str
+    start: int
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What may come next at ``offset`` of a filter, read from the parser's own LALR state there.
+
+    ``terminals`` names the grammar's terminals the parser takes next (``FIELD``, ``WORD``, ``COMPARE_OP``,
+    ``STRING``, ``NUMBER``, ``DQ_STRING``, ``AND``, ``OR``, ``NOT``, ``IN``, ``LIKE``, ``ILIKE``, ``IS``,
+    ``NULL``, ``BETWEEN``, ``LPAR``, ``RPAR``, ``COMMA``, and ``$END`` where the filter may end), and
+    ``slot`` says what that is, in a completion's terms. Inside a condition (an operator, a value, an IN
+    list, BETWEEN's bounds) ``field`` is the condition's field as written. ``partial`` is the word being typed
+    at the cursor, left out of the reading: what comes next is what may replace it, from :attr:`start` on.
+    """
+
+    slot: Slot
+    terminals: frozenset[str]
+    field: str | None
+    partial: Partial | None
+    offset: int
+
+    @property
+    def start(self) -> int:
+        """Where a completion's text goes: the start of the word being typed, or else the cursor."""
+        return self.offset if self.partial is None else self.partial.start
+
+
+def expected_at(text: str, offset: int) -> Expected:
+    """What may be written at ``offset`` of ``text``, a filter being edited.
+
+    ``text[:offset]`` is lexed and read as :func:`parse_surface` reads it, with the same recovery from
+    errors (after a broken condition the parser goes on where its recovery does), except that the text
+    read is not taken to end there. The word being typed at the cursor is not read (see
+    :attr:`Expected.partial`). ``offset`` counts characters (code points), as slicing does, and must lie
+    within ``text``.
+    Text that the parser does not read (longer than :data:`MAX_LENGTH`, nested deeper than
+    :data:`MAX_DEPTH`, or too broken) has :attr:`Slot.NOTHING` next.
+
+    >>> expected_at("metrics.acc ", 12).slot, expected_at("metrics.acc ", 12).field
+    (<Slot.OPERATOR: 'an operator after a field'>, 'metrics.acc')
+    >>> after = expected_at("status IN ('READY', 'FA", 23)
+    >>> after.slot.name, after.field, after.partial
+    ('LIST_VALUE', 'status', Partial(kind='UNTERMINATED_STRING', text="'FA", start=20))
+    >>> sorted(expected_at("(name = 'a' OR nam", 18).terminals)
+    ['FIELD', 'LPAR', 'NOT', 'WORD']
+    >>> sorted(expected_at("name = = 'a' ", 13).terminals)  # a broken condition, read past as parsing does
+    ['$END', 'AND', 'OR']
+    >>> expected_at("metrics.acc BETWEEN 1 ", 22).slot.name
+    'BETWEEN_AND'
+    """
+    if not 0 <= offset <= len(text):
+        raise ValueError(f"offset {offset} is outside the text (0 to {len(text)})")
+    if len(text) > MAX_LENGTH:
+        return Expected(Slot.NOTHING, frozenset(), None, None, offset)
+    before = text[:offset]
+    diagnostics: list[Diagnostic] = []  # the parse reports them; here only the reading counts
+    tokens = _tokens(before, diagnostics, mend=False)
+    tokens.pop()  # $END: the text goes on
+    first, edge = len(tokens), offset
+    while first and tokens[first - 1].end == edge and tokens[first - 1].kind in _PARTIAL_KINDS:
+        first -= 1
+        edge = tokens[first].start
+        if tokens[first].kind in _OPEN_KINDS:  # it runs from its quote on: nothing before is part of it
+            break
+    partial = None if first == len(tokens) else Partial(tokens[first].kind, before[edge:], edge)
+    read = [_mended(before, tok, diagnostics) if tok.kind in _MENDED else tok for tok in tokens[:first]]
+    read.append(_Token(_CURSOR, "", edge, edge))
+    if _too_deep(read) is not None:
+        return Expected(Slot.NOTHING, frozenset(), None, partial, offset)
+    machine = _Machine(_table())
+    try:  # straight through first, as parse_surface reads (the cursor is no token the machine takes)
+        machine.run(read[:-1])
+    except _UnexpectedTokenError:
+        driver = _Driver(before, read, diagnostics)
+        driver.run()
+        if driver.gave_up:
+            return Expected(Slot.NOTHING, frozenset(), None, partial, offset)
+        machine = driver.machine
+    terminals = frozenset(kind for kind in _table().terminals if machine.accepts(kind))
+    slot = _slot(terminals, machine)
+    return Expected(slot, terminals, _field_read(machine) if slot in _IN_CONDITION else None, partial, offset)
+
+
+def _slot(terminals: frozenset[str], machine: _Machine) -> Slot:
+    """What the terminals the machine takes next stand for; BETWEEN's bounds are told apart by the stack."""
+    if not terminals:
+        return Slot.NOTHING
+    if "FIELD" in terminals:
+        return Slot.OPERAND
+    if "COMPARE_OP" in terminals:
+        return Slot.OPERATOR
+    if "NULL" in terminals:
+        return Slot.NULL
+    if "LIKE" in terminals:
+        return Slot.NEGATED
+    if "STRING" in terminals:
+        if "RPAR" in terminals:
+            return Slot.LIST_VALUE
+        top = machine.values[-1]
+        if isinstance(top, _Token) and top.kind == "BETWEEN":
+            return Slot.LOW
+        return Slot.HIGH if "BETWEEN" in _condition_kinds(machine) else Slot.VALUE
+    if "COMMA" in terminals:
+        return Slot.LIST_NEXT
+    if "LPAR" in terminals:
+        return Slot.LIST_OPEN
+    if "OR" not in terminals and "AND" in terminals:
+        return Slot.BETWEEN_AND
+    return Slot.CONNECTIVE
+
+
+def _field_index(machine: _Machine) -> int | None:
+    """The index in the machine's values of the field of the condition being read, if one is."""
+    fields = _table().fields
+    states = machine.states
+    for i in range(len(states) - 1, 0, -1):
+        if states[i] in fields:
+            return i - 1  # the start state has no value
+    return None
+
+
+def _field_read(machine: _Machine) -> str | None:
+    """The field of the condition being read, as written (the condition's FIELD or WORD token, or the
+    field it was reduced to)."""
+    i = _field_index(machine)
+    if i is None:
+        return None
+    value = machine.values[i]
+    return value.written if isinstance(value, ast.Field) else str(value.text)
+
+
+def _condition_kinds(machine: _Machine) -> set[str]:
+    """The terminals read in the condition being read, after its field."""
+    i = _field_index(machine)
+    after = machine.values[i + 1 :] if i is not None else []
+    return {value.kind for value in after if isinstance(value, _Token)}
 
 
 # ---- tree building ------------------------------------------------------------------------------

@@ -1,0 +1,536 @@
+"""Which Python calls pass a filter, and what each sends: the call-site table and a resolver of names.
+
+A filter string is checked as what its call does with it. MLflow's ``search_logged_models`` (the fluent
+function and ``MlflowClient``'s method) and the Databricks SDK's ``experiments.search_logged_models`` send it
+to a server unchanged, and so does a JSON body posted with ``requests`` or ``httpx`` to
+``…/logged-models/search``: those are checked ``native=True`` for the server. lmfilter's own functions read it
+as lmfilter plans or runs it (``compile`` and ``Client.search_page`` send it as it is, so natively too).
+
+Calls are recognised by what their names are bound to, not by how they are spelled: ``import mlflow as mf``,
+``from mlflow import search_logged_models as s``, ``from mlflow.tracking import MlflowClient``, and a
+receiver whose class is known from an assignment (``c = MlflowClient()``), an annotation
+(``def f(c: MlflowClient)``) or a ``with`` (``with httpx.Client() as http``) in the same scope or an
+enclosing one. A filter held by a name assigned one string literal in its scope is followed to that literal,
+and so is a body held by a name assigned one dict literal. A receiver whose class is unknown is left alone
+(``re.search``, ``self.store.search``), except for a method named ``search_logged_models`` given
+``filter_string=`` (MLflow's name for it: every MLflow client and store takes the filter so) or ``filter=``
+(the Databricks SDK's).
+
+>>> import ast
+>>> tree = ast.parse('''
+... import mlflow as mf
+... from databricks.sdk import WorkspaceClient
+... w = WorkspaceClient()
+... mf.search_logged_models(["1"], "metrics.acc > 0.9")
+... w.experiments.search_logged_models(filter="name = 'a'")
+... ''')
+>>> [(c.name, c.sends, ast.literal_eval(c.argument)) for c in calls_in(tree)]
+[('mlflow.search_logged_models', 'mlflow', 'metrics.acc > 0.9'), \
+('databricks.sdk.service.ml.ExperimentsAPI.search_logged_models', 'databricks', "name = 'a'")]
+"""
+
+from __future__ import annotations
+
+import ast as pyast
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Sends = Literal["lmfilter", "mlflow", "databricks", "server"]
+"""Who reads a call's filter: lmfilter itself, an MLflow client (which passes it to its server unchanged),
+the Databricks SDK (likewise, to a workspace), or a server reached over plain HTTP."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call that passes a filter: what it was recognised as, the filter argument, and how it is read.
+
+    ``argument`` is the expression of the filter: a string literal or f-string (followed through a name
+    assigned one), or another expression, which the caller leaves alone. ``target`` is a target named at
+    the call or its receiver (``target="databricks"``, ``Client.for_databricks()``), else ``None``: the
+    configured one. ``native`` is whether lmfilter sends the filter as it is (``None``: as configured);
+    calls that go to a server are always native.
+    """
+
+    name: str
+    argument: pyast.expr
+    sends: Sends
+    target: str | None = None
+    native: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Takes:
+    """Where a callee takes its filter: by keyword, and at which position (``None``: keyword only)."""
+
+    sends: Sends
+    keyword: str = "filter"
+    position: int | None = 0
+    native: bool | None = None
+
+
+# ---- the call-site table ------------------------------------------------------------------------------
+
+_MLFLOW = Takes("mlflow", "filter_string", 1)  # (experiment_ids, filter_string, ...) in both MLflow APIs
+_DATABRICKS = Takes("databricks", "filter", None)  # keyword-only in the SDK
+_LMFILTER = Takes("lmfilter")
+
+# Functions, by every qualified name they are reached by.
+FUNCTIONS: Mapping[str, Takes] = {
+    "mlflow.search_logged_models": _MLFLOW,
+    "mlflow.tracking.fluent.search_logged_models": _MLFLOW,
+    **{
+        f"{module}.{name}": _LMFILTER
+        for module in ("lmfilter", "lmfilter.api")
+        for name in ("parse", "check", "format", "is_valid")
+    },
+    **{f"{m}.optimize": _LMFILTER for m in ("lmfilter", "lmfilter.optimizer")},
+    **{f"{m}.plan": _LMFILTER for m in ("lmfilter", "lmfilter.planner")},
+    **{f"{m}.compile_query": _LMFILTER for m in ("lmfilter", "lmfilter.evaluate")},
+    **{f"{m}.select": Takes("lmfilter", "filter", 1) for m in ("lmfilter", "lmfilter.evaluate")},
+    **{f"{m}.compile": Takes("lmfilter", native=True) for m in ("lmfilter", "lmfilter.requests")},
+}
+
+# Classes, by every qualified name they are reached by: the name they are known by here.
+CLASSES: Mapping[str, str] = {
+    **dict.fromkeys(
+        (
+            "mlflow.MlflowClient",
+            "mlflow.client.MlflowClient",
+            "mlflow.tracking.MlflowClient",
+            "mlflow.tracking.client.MlflowClient",
+        ),
+        "mlflow.MlflowClient",
+    ),
+    "databricks.sdk.WorkspaceClient": "databricks.sdk.WorkspaceClient",
+    "databricks.sdk.service.ml.ExperimentsAPI": "databricks.sdk.service.ml.ExperimentsAPI",
+    **{f"{m}.Client": "lmfilter.Client" for m in ("lmfilter", "lmfilter.client")},
+    **{f"{m}.AsyncClient": "lmfilter.AsyncClient" for m in ("lmfilter", "lmfilter.client")},
+    **{f"{m}.ModelTable": "lmfilter.ModelTable" for m in ("lmfilter", "lmfilter.table")},
+    **dict.fromkeys(("requests.Session", "requests.sessions.Session"), "requests.Session"),
+    "httpx.Client": "httpx.Client",
+    "httpx.AsyncClient": "httpx.AsyncClient",
+}
+
+# Methods, by the class they are looked up on.
+METHODS: Mapping[tuple[str, str], Takes] = {
+    ("mlflow.MlflowClient", "search_logged_models"): _MLFLOW,
+    ("databricks.sdk.service.ml.ExperimentsAPI", "search_logged_models"): _DATABRICKS,
+    **{
+        (client, method): Takes("lmfilter", native=method == "search_page")
+        for client in ("lmfilter.Client", "lmfilter.AsyncClient")
+        for method in ("search", "search_page", "plan")
+    },
+    ("lmfilter.ModelTable", "select"): _LMFILTER,
+}
+
+# Attributes that hold an object of a known class.
+ATTRIBUTES: Mapping[tuple[str, str], str] = {
+    ("databricks.sdk.WorkspaceClient", "experiments"): "databricks.sdk.service.ml.ExperimentsAPI",
+}
+
+# Class methods that make an instance, and the target it is for (None: as its arguments say).
+FACTORIES: Mapping[str, tuple[str, str | None]] = {
+    **{f"{cls}.for_databricks": (cls, "databricks") for cls in ("lmfilter.Client", "lmfilter.AsyncClient")},
+    **{f"{cls}.from_env": (cls, None) for cls in ("lmfilter.Client", "lmfilter.AsyncClient")},
+}
+
+# Plain HTTP: functions and session methods that post, with the position of their URL.
+HTTP_FUNCTIONS: Mapping[str, int] = {
+    "requests.post": 0,
+    "requests.api.post": 0,
+    "httpx.post": 0,
+    "requests.request": 1,
+    "requests.api.request": 1,
+    "httpx.request": 1,
+}
+HTTP_SESSIONS = frozenset({"requests.Session", "httpx.Client", "httpx.AsyncClient"})
+SEARCH_PATH = "logged-models/search"  # under /api/2.0/mlflow/ (MLflow) or /api/2.0/mlflow/ (Databricks)
+
+
+# ---- what names stand for -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Ref:
+    """A module, function or class, by qualified name."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Instance:
+    """An object of a known class (by its name in :data:`CLASSES`), and the target it was made for."""
+
+    cls: str
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Method:
+    receiver: _Instance
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Literal:
+    """A string or dict literal that a name was assigned once."""
+
+    node: pyast.expr
+
+
+_Value = _Ref | _Instance | _Method | _Literal
+
+
+@dataclass
+class _Scope:
+    bindings: dict[str, _Value | None] = field(default_factory=dict)
+    parent: _Scope | None = None
+    assigned: Counter[str] = field(default_factory=Counter)  # how often each name is bound in the scope
+
+    def lookup(self, name: str) -> _Value | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            if name in scope.bindings:
+                return scope.bindings[name]
+            scope = scope.parent
+        return None
+
+
+_Function = pyast.FunctionDef | pyast.AsyncFunctionDef | pyast.Lambda
+
+
+def calls_in(tree: pyast.AST) -> list[Call]:
+    """Every call of a module that passes a filter, in the order of their filter arguments."""
+    calls = list(_Resolver().module(tree))
+    calls.sort(key=lambda call: (call.argument.lineno, call.argument.col_offset))
+    return calls
+
+
+class _Resolver:
+    """Walks a module once, scope by scope, binding names as the statements run.
+
+    A function's body is read after the rest of its scope (it runs later, when what the scope assigns is
+    there). Within a scope the walk is in source order and takes each binding as it comes; a string or dict
+    literal counts only for a name bound once in its scope, where no branch or loop can make it another.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+
+    def module(self, tree: pyast.AST) -> Iterator[Call]:
+        self._scope(tree, None, [])
+        return iter(self.calls)
+
+    def _scope(self, node: pyast.AST, parent: _Scope | None, parameters: list[pyast.arg]) -> None:
+        scope = _Scope(parent=parent, assigned=_bound_names(node))
+        for parameter in parameters:
+            scope.bindings[parameter.arg] = self._annotated(parameter.annotation, scope)
+        deferred: list[_Function] = []
+        body = (
+            node.body if isinstance(node, pyast.Module | pyast.FunctionDef | pyast.AsyncFunctionDef) else []
+        )
+        if isinstance(node, pyast.Lambda):
+            self._expression(node.body, scope, deferred)
+        for statement in body:
+            self._statement(statement, scope, deferred)
+        for function in deferred:
+            arguments = function.args
+            parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+            parameters += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+            self._scope(function, scope, parameters)
+
+    def _statement(self, node: pyast.stmt, scope: _Scope, deferred: list[_Function]) -> None:
+        if isinstance(node, pyast.FunctionDef | pyast.AsyncFunctionDef):
+            for expression in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
+                if expression is not None:
+                    self._expression(expression, scope, deferred)
+            scope.bindings[node.name] = None
+            deferred.append(node)
+            return
+        if isinstance(node, pyast.ClassDef):
+            # A class body is a scope its methods do not see: its names are kept apart, its methods are
+            # read with the enclosing scope.
+            body = _Scope(parent=scope, assigned=_bound_names(node))
+            for expression in [*node.bases, *node.decorator_list]:
+                self._expression(expression, scope, deferred)
+            for statement in node.body:
+                self._statement(statement, body, deferred)
+            scope.bindings[node.name] = None
+            return
+        if isinstance(node, pyast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    scope.bindings[alias.asname] = _Ref(alias.name)
+                else:
+                    top = alias.name.split(".")[0]
+                    scope.bindings[top] = _Ref(top)
+            return
+        if isinstance(node, pyast.ImportFrom):
+            for alias in node.names:
+                if node.level == 0 and node.module and alias.name != "*":
+                    scope.bindings[alias.asname or alias.name] = _Ref(f"{node.module}.{alias.name}")
+            return
+        # Expressions first (a call in the value runs before the name is bound), then what is bound.
+        for child in pyast.iter_child_nodes(node):
+            if isinstance(child, pyast.expr):
+                self._expression(child, scope, deferred)
+            elif isinstance(child, pyast.withitem):
+                self._expression(child.context_expr, scope, deferred)
+        if isinstance(node, pyast.Assign):
+            value = self._value(node.value, scope)
+            for target in node.targets:
+                self._bind(target, value, scope)
+        elif isinstance(node, pyast.AnnAssign):
+            value = self._value(node.value, scope) if node.value is not None else None
+            self._bind(node.target, value or self._annotated(node.annotation, scope), scope)
+        elif isinstance(node, pyast.AugAssign | pyast.For | pyast.AsyncFor):
+            self._bind(node.target, None, scope)
+        elif isinstance(node, pyast.With | pyast.AsyncWith):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    # The HTTP clients and lmfilter's return themselves from __enter__.
+                    self._bind(item.optional_vars, self._value(item.context_expr, scope), scope)
+        for child in pyast.iter_child_nodes(node):
+            if isinstance(child, pyast.stmt):
+                self._statement(child, scope, deferred)
+            elif isinstance(child, pyast.ExceptHandler | pyast.match_case):
+                for statement in child.body:
+                    self._statement(statement, scope, deferred)
+
+    def _bind(self, target: pyast.expr, value: _Value | None, scope: _Scope) -> None:
+        if isinstance(target, pyast.Name):
+            if isinstance(value, _Literal) and scope.assigned[target.id] != 1:
+                value = None
+            scope.bindings[target.id] = value
+        elif isinstance(target, pyast.Tuple | pyast.List):
+            for element in target.elts:
+                self._bind(element.value if isinstance(element, pyast.Starred) else element, None, scope)
+
+    def _expression(self, node: pyast.expr, scope: _Scope, deferred: list[_Function]) -> None:
+        if isinstance(node, pyast.Lambda):  # its body is a scope of its own, read later
+            deferred.append(node)
+            for default in [*node.args.defaults, *node.args.kw_defaults]:
+                if default is not None:
+                    self._expression(default, scope, deferred)
+            return
+        if isinstance(node, pyast.Call):
+            call = self._call(node, scope)
+            if call is not None:
+                self.calls.append(call)
+        for child in pyast.iter_child_nodes(node):
+            if isinstance(child, pyast.expr):
+                self._expression(child, scope, deferred)
+            elif isinstance(child, pyast.keyword | pyast.comprehension):
+                for grandchild in pyast.iter_child_nodes(child):
+                    if isinstance(grandchild, pyast.expr):
+                        self._expression(grandchild, scope, deferred)
+
+    def _annotated(self, annotation: pyast.expr | None, scope: _Scope) -> _Value | None:
+        if isinstance(annotation, pyast.Constant) and isinstance(annotation.value, str):
+            try:  # a string annotation: "MlflowClient"
+                annotation = pyast.parse(annotation.value, mode="eval").body
+            except SyntaxError:
+                return None
+        kind = self._value(annotation, scope) if annotation is not None else None
+        if isinstance(kind, _Ref) and kind.name in CLASSES:
+            return _Instance(CLASSES[kind.name])
+        return None
+
+    # ---- values -------------------------------------------------------------------------------------
+
+    def _value(self, node: pyast.expr, scope: _Scope) -> _Value | None:
+        """What an expression stands for, when it is something the table knows of."""
+        if isinstance(node, pyast.Name):
+            return scope.lookup(node.id)
+        if isinstance(node, pyast.Attribute):
+            base = self._value(node.value, scope)
+            if isinstance(base, _Ref):
+                return _Ref(f"{base.name}.{node.attr}")
+            if isinstance(base, _Instance):
+                held = ATTRIBUTES.get((base.cls, node.attr))
+                return _Instance(held) if held is not None else _Method(base, node.attr)
+            return None
+        if isinstance(node, pyast.Call):
+            callee = self._value(node.func, scope)
+            if isinstance(callee, _Ref):
+                if callee.name in CLASSES:
+                    return _Instance(CLASSES[callee.name], _keyword_text(node, "target"))
+                if _canonical(callee.name) in FACTORIES:
+                    cls, target = FACTORIES[_canonical(callee.name)]
+                    return _Instance(cls, target or _keyword_text(node, "target"))
+            return None
+        if isinstance(node, pyast.Constant) and isinstance(node.value, str):
+            return _Literal(node)
+        if isinstance(node, pyast.JoinedStr | pyast.Dict):
+            return _Literal(node)
+        return None
+
+    def _literal(self, node: pyast.expr, scope: _Scope) -> pyast.expr:
+        """The literal a name holds, else the expression itself."""
+        if isinstance(node, pyast.Name):
+            value = scope.lookup(node.id)
+            if isinstance(value, _Literal):
+                return value.node
+        return node
+
+    # ---- calls ----------------------------------------------------------------------------------------
+
+    def _call(self, node: pyast.Call, scope: _Scope) -> Call | None:
+        callee = self._value(node.func, scope)
+        if isinstance(callee, _Ref):
+            name = _canonical(callee.name)
+            takes = FUNCTIONS.get(name)
+            if takes is not None:
+                return self._passed(node, name, takes, scope, _keyword_text(node, "target"))
+            if name in HTTP_FUNCTIONS:
+                return self._posted(node, name, HTTP_FUNCTIONS[name], scope)
+            return None
+        if isinstance(callee, _Method):
+            receiver = callee.receiver
+            name = f"{receiver.cls}.{callee.name}"
+            takes = METHODS.get((receiver.cls, callee.name))
+            if takes is not None:
+                return self._passed(node, name, takes, scope, receiver.target)
+            if receiver.cls in HTTP_SESSIONS and callee.name in ("post", "request"):
+                return self._posted(node, name, 0 if callee.name == "post" else 1, scope)
+            return None
+        if (
+            callee is None
+            and isinstance(node.func, pyast.Attribute)
+            and node.func.attr == "search_logged_models"
+        ):
+            # A receiver of unknown class: its keyword says whose method this is.
+            for takes in (_MLFLOW, _DATABRICKS):
+                if any(keyword.arg == takes.keyword for keyword in node.keywords):
+                    return self._passed(node, "search_logged_models", takes, scope, None, keyword_only=True)
+        return None
+
+    def _passed(
+        self,
+        node: pyast.Call,
+        name: str,
+        takes: Takes,
+        scope: _Scope,
+        target: str | None,
+        *,
+        keyword_only: bool = False,
+    ) -> Call | None:
+        position = None if keyword_only else takes.position
+        argument = _argument(node, takes.keyword, position)
+        if argument is None:
+            return None
+        native = takes.native
+        if takes.sends == "lmfilter" and native is None:
+            native = _keyword_bool(node, "native")
+        elif takes.sends != "lmfilter":
+            native = True
+        return Call(name, self._literal(argument, scope), takes.sends, target, native)
+
+    def _posted(self, node: pyast.Call, name: str, url_position: int, scope: _Scope) -> Call | None:
+        """A POST of a literal JSON body with a ``filter`` to a URL that ends in ``logged-models/search``."""
+        if url_position == 1:  # request(method, url, ...)
+            method = _argument(node, "method", 0)
+            if not (isinstance(method, pyast.Constant) and str(method.value).upper() == "POST"):
+                return None
+        url = _argument(node, "url", url_position)
+        if url is None or not self._is_search_url(url, scope):
+            return None
+        body = self._body(node, scope)
+        if body is None:
+            return None
+        for key, value in zip(body.keys, body.values, strict=True):
+            if isinstance(key, pyast.Constant) and key.value == "filter":
+                return Call(name, self._literal(value, scope), "server", None, True)
+        return None
+
+    def _body(self, node: pyast.Call, scope: _Scope) -> pyast.Dict | None:
+        """The dict literal posted as ``json=``, or as ``data=``/``content=`` through ``json.dumps``."""
+        for keyword in node.keywords:
+            value = keyword.value
+            if keyword.arg in ("data", "content") and isinstance(value, pyast.Call) and value.args:
+                dumps = self._value(value.func, scope)
+                if isinstance(dumps, _Ref) and dumps.name == "json.dumps":
+                    value = value.args[0]
+                else:
+                    continue
+            elif keyword.arg != "json":
+                continue
+            literal = self._literal(value, scope)
+            if isinstance(literal, pyast.Dict):
+                return literal
+        return None
+
+    def _is_search_url(self, node: pyast.expr, scope: _Scope) -> bool:
+        """Whether a URL expression ends in ``logged-models/search``: a literal, the literal end of an
+        f-string, the right side of ``base + "/…"``, or the last argument of ``urljoin``; a query is left
+        out."""
+        node = self._literal(node, scope)
+        tail: str | None = None
+        if isinstance(node, pyast.Constant) and isinstance(node.value, str):
+            tail = node.value
+        elif isinstance(node, pyast.JoinedStr) and node.values:
+            last = node.values[-1]
+            tail = last.value if isinstance(last, pyast.Constant) and isinstance(last.value, str) else None
+        elif isinstance(node, pyast.BinOp) and isinstance(node.op, pyast.Add):
+            return self._is_search_url(node.right, scope)
+        elif isinstance(node, pyast.Call) and len(node.args) == 2:
+            joiner = self._value(node.func, scope)
+            if isinstance(joiner, _Ref) and joiner.name in ("urllib.parse.urljoin", "httpx.URL.join"):
+                return self._is_search_url(node.args[1], scope)
+        if tail is None:
+            return False
+        return tail.split("?", 1)[0].split("#", 1)[0].rstrip("/").endswith(SEARCH_PATH)
+
+
+def _canonical(name: str) -> str:
+    """A qualified name with its class alias made the class's known name (``mlflow.client.MlflowClient``)."""
+    head, _, attr = name.rpartition(".")
+    return f"{CLASSES[head]}.{attr}" if head in CLASSES else name
+
+
+def _bound_names(node: pyast.AST) -> Counter[str]:
+    """How often each name is bound in a scope's own body (nested functions and classes are scopes of
+    their own, though their names are bound here); a binding in a loop counts twice."""
+    counts: Counter[str] = Counter()
+
+    def visit(child: pyast.AST, times: int) -> None:
+        if isinstance(child, pyast.FunctionDef | pyast.AsyncFunctionDef | pyast.ClassDef):
+            counts[child.name] += times
+            return
+        if isinstance(child, pyast.Lambda):
+            return
+        if isinstance(child, pyast.Name) and isinstance(child.ctx, pyast.Store | pyast.Del):
+            counts[child.id] += times
+        if isinstance(child, pyast.alias):
+            counts[(child.asname or child.name).split(".")[0]] += times
+        looped = isinstance(child, pyast.For | pyast.AsyncFor | pyast.While)
+        for grandchild in pyast.iter_child_nodes(child):
+            visit(grandchild, 2 if looped else times)
+
+    for child in pyast.iter_child_nodes(node):
+        if not isinstance(child, pyast.arguments):
+            visit(child, 1)
+    return counts
+
+
+def _argument(node: pyast.Call, keyword: str, position: int | None) -> pyast.expr | None:
+    for given in node.keywords:
+        if given.arg == keyword:
+            return given.value
+    if position is None or len(node.args) <= position:
+        return None
+    if any(isinstance(arg, pyast.Starred) for arg in node.args[: position + 1]):
+        return None  # *args: where the filter lands is not known
+    return node.args[position]
+
+
+def _keyword_text(node: pyast.Call, keyword: str) -> str | None:
+    value = _argument(node, keyword, None)
+    return value.value if isinstance(value, pyast.Constant) and isinstance(value.value, str) else None
+
+
+def _keyword_bool(node: pyast.Call, keyword: str) -> bool | None:
+    value = _argument(node, keyword, None)
+    return value.value if isinstance(value, pyast.Constant) and isinstance(value.value, bool) else None
