@@ -129,3 +129,76 @@ def test_hostile_python_is_a_bounded_warning_or_plain_findings() -> None:
     assert (report.filters, len(report.findings)) == (5000, 5000)
     surrogate = "import mlflow\nmlflow.search_logged_models(filter_string='name = \\'\\ud800\\'')\n"
     assert [f.code for f in lint_source(surrogate, "python").findings] == ["LMF112"]
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        pytest.param(  # a walrus binds the function's own name: the module's literal is not what is sent
+            "import mlflow\nF = 'a = 1 OR b = 2'\ndef f():\n    if (F := compute()):\n"
+            "        mlflow.search_logged_models(['1'], F)\n",
+            [("mlflow.search_logged_models", None)],
+            id="walrus shadows",
+        ),
+        pytest.param(
+            "import mlflow\nc = mlflow.MlflowClient()\ndef g():\n    try:\n        pass\n"
+            "    except Exception as c:\n        c.search_logged_models(['1'], 'a = 1')\n",
+            [],
+            id="except-as shadows",
+        ),
+        pytest.param(
+            "import mlflow\nc = mlflow.MlflowClient()\ndef g(x):\n    match x:\n        case [c]:\n"
+            "            c.search_logged_models(['1'], 'a = 1')\n",
+            [],
+            id="match capture shadows",
+        ),
+        pytest.param(
+            "try:\n    import mlflow\nexcept ImportError:\n    mlflow = None\n"
+            "mlflow.search_logged_models(['1'], 'a = 1')\n",
+            [("mlflow.search_logged_models", "a = 1")],
+            id="optional import",
+        ),
+        pytest.param(
+            "import mlflow\nif (c := mlflow.MlflowClient()):\n    c.search_logged_models(['1'], 'a = 1')\n",
+            [("mlflow.MlflowClient.search_logged_models", "a = 1")],
+            id="walrus binds a client",
+        ),
+        pytest.param(
+            "from typing import Optional\nimport mlflow\n"
+            "def f(a: mlflow.MlflowClient | None, b: Optional[mlflow.MlflowClient]):\n"
+            "    a.search_logged_models(['1'], 'a = 1')\n    b.search_logged_models(['1'], 'b = 1')\n",
+            [("mlflow.MlflowClient.search_logged_models", "a = 1")] * 1
+            + [("mlflow.MlflowClient.search_logged_models", "b = 1")],
+            id="optional annotations",
+        ),
+        pytest.param(
+            "import requests\n"
+            "requests.post('http://h/api/2.0/mlflow/xlogged-models/search', json={'filter': 'a'})\n"
+            "requests.post('http://h/logged-models/search/', json={'filter': 'b', 'filter': 'c'})\n",
+            [("requests.post", "c")],  # a path boundary; the last of two keys, as Python keeps it
+            id="urls and bodies",
+        ),
+    ],
+)
+def test_names_bound_as_python_binds_them(code: str, expected: list[tuple[str, str | None]]) -> None:
+    found = [
+        (call.name, call.argument.value if isinstance(call.argument, ast.Constant) else None)
+        for call in calls_in(ast.parse(code))
+    ]
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("call", "target", "native"),
+    [
+        ("lmfilter.check(F, 'databricks', True)", "databricks", True),
+        ("lmfilter.is_valid(F, 'mlflow-3.17')", "mlflow-3.17", None),
+        ("lmfilter.ModelTable(models).select(F, target='local')", "local", None),
+        ("lmfilter.Client.for_databricks('w').search(F, experiment_ids=['1'])", "databricks", False),
+        ("lmfilter.optimize(F, T)", "mlflow-3.17", None),  # a target held by a name bound once
+    ],
+)
+def test_a_target_or_native_written_at_the_call_is_read(call: str, target: str, native: bool | None) -> None:
+    code = f"import lmfilter\nF = 'a = 1'\nT = 'mlflow-3.17'\n{call}\n"
+    (found,) = calls_in(ast.parse(code))
+    assert (found.target, found.native) == (target, native)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from lmfilter.config import Config, ConfigError, load, matches
+from lmfilter.config import Config, ConfigError, Override, load, matches
 from lmfilter.lint import fixed_source, lint_source
+from tests.test_cli import console_script
 from tests.test_lint import run, write
 
 OR = "tags.a = 'x' OR tags.b = 'y'"
@@ -272,7 +274,7 @@ def test_fix_leaves_a_file_with_mixed_line_breaks_and_a_read_only_one_fails_clea
     monkeypatch.setattr(os, "replace", refuse)
     status, _, err = run(capsys, "lint", "--fix", "--target", "local")
     assert status == 1
-    assert err == f"lmfilter lint: cannot write {tmp_path.resolve() / 'r.lmf'}: Permission denied\n"
+    assert err == "lmfilter lint: cannot write r.lmf: Permission denied\n"
     assert kept.read_text() == "status = 2\n"
     assert [p.name for p in tmp_path.iterdir()] == ["r.lmf"]  # the temporary file is gone too
 
@@ -287,3 +289,72 @@ def test_fixed_source_does_not_apply_overlapping_fixes_twice() -> None:
 def test_safe_fixes_of_the_parser_are_applied_too() -> None:
     fixed, count = fixed_source("name == 'a' AND AND status = 2\n", "lmf", "local")
     assert (fixed, count) == ("name = 'a' AND status = 'READY'\n", 3)
+
+
+def test_lint_reports_a_fifo_instead_of_waiting_on_it_for_ever(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.lmf")
+    write(tmp_path, "a.lmf", "nmae = 'x'\n")
+    for argv in (["lint", "."], ["lint", "pipe.lmf"], ["lint", "--fix", "."]):
+        done = subprocess.run(
+            [console_script(), *argv], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert "pipe.lmf: cannot read: not a regular file" in done.stderr, argv
+        assert done.returncode == 1
+
+
+def test_fix_goes_on_past_a_file_it_cannot_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.lmf", "b.lmf", "c.lmf"):
+        write(tmp_path, name, "status = 2\n")
+    replace = os.replace
+
+    def refuse_b(source: str, destination: str) -> None:
+        if destination.endswith("b.lmf"):
+            raise PermissionError(13, "Permission denied", destination)
+        replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", refuse_b)
+    status, out, err = run(capsys, "lint", "--fix", "--target", "local")
+    assert status == 1
+    assert err == "lmfilter lint: cannot write b.lmf: Permission denied\n"
+    assert [(tmp_path / n).read_text() for n in ("a.lmf", "b.lmf", "c.lmf")] == [
+        "status = 'READY'\n",
+        "status = 2\n",
+        "status = 'READY'\n",
+    ]
+    assert out.endswith("fixed 2 findings in 2 files\n")  # and the report of what is left
+
+
+def test_a_path_through_a_link_to_the_project_gets_its_settings(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write(project, "pyproject.toml", PYPROJECT)
+    write(project, "legacy/old.lmf", "nmae = 'x'\n")
+    (tmp_path / "link").symlink_to(project)
+    config = load(project)
+    assert config.excluded(tmp_path / "link" / "legacy" / "old.lmf")
+    assert config.for_path(tmp_path / "link" / "notebooks" / "n.lmf") == ("databricks", True)
+
+
+def test_noqa_after_another_comment() -> None:
+    source = "import lmfilter\nlmfilter.parse('nmae = 1')  # type: ignore  # noqa: LMF202\n"
+    assert lint_source(source, "python").findings == ()
+
+
+def test_the_language_server_reads_the_pyproject_lint_reads(tmp_path: Path) -> None:
+    from lmfilter.lsp.settings import Settings, pyproject_settings, resolve
+
+    write(tmp_path, "pyproject.toml", PYPROJECT)
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    problems: list[str] = []
+    layer = pyproject_settings(tmp_path / "sub" / "deeper", problems)  # a workspace opened below the project
+    settings = resolve(Settings(), layer, {"overrides": [Override(("x/**",), "local")]})
+    lint_config = load(tmp_path / "sub" / "deeper")
+    assert problems == []
+    assert (settings.target, settings.exclude, settings.root) == (
+        lint_config.target,
+        lint_config.exclude,
+        lint_config.root,
+    )
+    assert [o.paths for o in settings.overrides] == [("notebooks/**",), ("x/**",)]  # they add up

@@ -8,13 +8,15 @@ as lmfilter plans or runs it (``compile`` and ``Client.search_page`` send it as 
 
 Calls are recognised by what their names are bound to, not by how they are spelled: ``import mlflow as mf``,
 ``from mlflow import search_logged_models as s``, ``from mlflow.tracking import MlflowClient``, and a
-receiver whose class is known from an assignment (``c = MlflowClient()``), an annotation
+receiver whose class is known from an assignment (``c = MlflowClient()``, a walrus), an annotation
 (``def f(c: MlflowClient)``) or a ``with`` (``with httpx.Client() as http``) in the same scope or an
-enclosing one. A filter held by a name assigned one string literal in its scope is followed to that literal,
-and so is a body held by a name assigned one dict literal. A receiver whose class is unknown is left alone
-(``re.search``, ``self.store.search``), except for a method named ``search_logged_models`` given
-``filter_string=`` (MLflow's name for it: every MLflow client and store takes the filter so) or ``filter=``
-(the Databricks SDK's).
+enclosing one, or from an attribute of ``self`` that its class annotates or its methods assign one class
+(``self.client = MlflowClient()``). A name a function binds anywhere is its own throughout (as in Python),
+and ``except ImportError: mlflow = None`` leaves an import known. A filter held by a name assigned one
+string literal in its scope is followed to that literal, and so is a body held by a name assigned one dict
+literal. A receiver whose class is unknown is left alone (``re.search``, ``self.store.search``), except
+for a method named ``search_logged_models`` given ``filter_string=`` (MLflow's name for it: every MLflow
+client and store takes the filter so) or ``filter=`` (the Databricks SDK's).
 
 >>> import ast
 >>> tree = ast.parse('''
@@ -68,6 +70,8 @@ class Takes:
     keyword: str = "filter"
     position: int | None = 0
     native: bool | None = None
+    target_position: int | None = None  # where ``target`` may be passed by position, as ``check``'s
+    native_position: int | None = None
 
 
 # ---- the call-site table ------------------------------------------------------------------------------
@@ -83,9 +87,14 @@ FUNCTIONS: Mapping[str, Takes] = {
     **{
         f"{module}.{name}": _LMFILTER
         for module in ("lmfilter", "lmfilter.api")
-        for name in ("parse", "check", "format", "is_valid")
+        for name in ("parse", "format")
     },
-    **{f"{m}.optimize": _LMFILTER for m in ("lmfilter", "lmfilter.optimizer")},
+    **{
+        f"{module}.{name}": Takes("lmfilter", target_position=1, native_position=2)
+        for module in ("lmfilter", "lmfilter.api")
+        for name in ("check", "is_valid")
+    },
+    **{f"{m}.optimize": Takes("lmfilter", target_position=1) for m in ("lmfilter", "lmfilter.optimizer")},
     **{f"{m}.plan": _LMFILTER for m in ("lmfilter", "lmfilter.planner")},
     **{f"{m}.compile_query": _LMFILTER for m in ("lmfilter", "lmfilter.evaluate")},
     **{f"{m}.select": Takes("lmfilter", "filter", 1) for m in ("lmfilter", "lmfilter.evaluate")},
@@ -146,7 +155,7 @@ HTTP_FUNCTIONS: Mapping[str, int] = {
     "httpx.request": 1,
 }
 HTTP_SESSIONS = frozenset({"requests.Session", "httpx.Client", "httpx.AsyncClient"})
-SEARCH_PATH = "logged-models/search"  # under /api/2.0/mlflow/ (MLflow) or /api/2.0/mlflow/ (Databricks)
+SEARCH_PATH = "/logged-models/search"  # under /api/2.0/mlflow/ (MLflow) or /api/2.0/mlflow/ (Databricks)
 
 
 # ---- what names stand for -----------------------------------------------------------------------------
@@ -180,7 +189,16 @@ class _Literal:
     node: pyast.expr
 
 
-_Value = _Ref | _Instance | _Method | _Literal
+@dataclass(frozen=True, slots=True)
+class _Self:
+    """The first parameter of a method: the attributes its class gives an object of a known class."""
+
+    attributes: Mapping[str, _Instance]
+
+
+_Value = _Ref | _Instance | _Method | _Literal | _Self
+
+_OPTIONAL = (_Ref("typing.Optional"), _Ref("typing_extensions.Optional"))
 
 
 @dataclass
@@ -218,15 +236,26 @@ class _Resolver:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.selves: dict[int, _Self] = {}  # by id() of a method: what its first parameter holds
 
     def module(self, tree: pyast.AST) -> Iterator[Call]:
         self._scope(tree, None, [])
         return iter(self.calls)
 
-    def _scope(self, node: pyast.AST, parent: _Scope | None, parameters: list[pyast.arg]) -> None:
+    def _scope(
+        self,
+        node: pyast.AST,
+        parent: _Scope | None,
+        parameters: list[pyast.arg],
+        self_of: _Self | None = None,
+    ) -> None:
         scope = _Scope(parent=parent, assigned=_bound_names(node))
+        if parent is not None:  # a name a function binds anywhere is its own throughout, as Python has it
+            scope.bindings.update(dict.fromkeys(scope.assigned))
         for parameter in parameters:
             scope.bindings[parameter.arg] = self._annotated(parameter.annotation, scope)
+        if self_of is not None and parameters and scope.bindings[parameters[0].arg] is None:
+            scope.bindings[parameters[0].arg] = self_of
         deferred: list[_Function] = []
         body = (
             node.body if isinstance(node, pyast.Module | pyast.FunctionDef | pyast.AsyncFunctionDef) else []
@@ -239,7 +268,7 @@ class _Resolver:
             arguments = function.args
             parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
             parameters += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
-            self._scope(function, scope, parameters)
+            self._scope(function, scope, parameters, self.selves.get(id(function)))
 
     def _statement(self, node: pyast.stmt, scope: _Scope, deferred: list[_Function]) -> None:
         if isinstance(node, pyast.FunctionDef | pyast.AsyncFunctionDef):
@@ -255,7 +284,13 @@ class _Resolver:
             body = _Scope(parent=scope, assigned=_bound_names(node))
             for expression in [*node.bases, *node.decorator_list]:
                 self._expression(expression, scope, deferred)
+            self_of = self._attributes(node, scope)
             for statement in node.body:
+                if isinstance(statement, pyast.FunctionDef | pyast.AsyncFunctionDef) and not any(
+                    isinstance(d, pyast.Name) and d.id in ("staticmethod", "classmethod")
+                    for d in statement.decorator_list
+                ):
+                    self.selves[id(statement)] = self_of
                 self._statement(statement, body, deferred)
             scope.bindings[node.name] = None
             return
@@ -281,7 +316,15 @@ class _Resolver:
         if isinstance(node, pyast.Assign):
             value = self._value(node.value, scope)
             for target in node.targets:
-                self._bind(target, value, scope)
+                # `except ImportError: mlflow = None` leaves the import known (the optional dependency's way).
+                erases_an_import = (
+                    isinstance(node.value, pyast.Constant)
+                    and node.value.value is None
+                    and isinstance(target, pyast.Name)
+                    and isinstance(scope.bindings.get(target.id), _Ref)
+                )
+                if not erases_an_import:
+                    self._bind(target, value, scope)
         elif isinstance(node, pyast.AnnAssign):
             value = self._value(node.value, scope) if node.value is not None else None
             self._bind(node.target, value or self._annotated(node.annotation, scope), scope)
@@ -296,8 +339,55 @@ class _Resolver:
             if isinstance(child, pyast.stmt):
                 self._statement(child, scope, deferred)
             elif isinstance(child, pyast.ExceptHandler | pyast.match_case):
+                captured = [child] if isinstance(child, pyast.ExceptHandler) else pyast.walk(child.pattern)
+                for part in captured:  # `except E as name`, `case Point(x=name)`: bound to what is unknown
+                    name = getattr(part, "name", None) or getattr(part, "rest", None)
+                    if isinstance(name, str):
+                        scope.bindings[name] = None
+                if isinstance(child, pyast.match_case) and child.guard is not None:
+                    self._expression(child.guard, scope, deferred)
                 for statement in child.body:
                     self._statement(statement, scope, deferred)
+
+    def _attributes(self, node: pyast.ClassDef, scope: _Scope) -> _Self:
+        """The attributes of a class's objects that hold an object of a known class: annotated in the class
+        body (``client: MlflowClient``), or assigned one in a method (``self.client = MlflowClient()``), the
+        same class wherever assigned."""
+        found: dict[str, set[_Value | None]] = {}
+        for statement in node.body:
+            if isinstance(statement, pyast.AnnAssign) and isinstance(statement.target, pyast.Name):
+                annotated = self._annotated(statement.annotation, scope)
+                found.setdefault(statement.target.id, set()).add(annotated)
+            if not isinstance(statement, pyast.FunctionDef | pyast.AsyncFunctionDef):
+                continue
+            arguments = [*statement.args.posonlyargs, *statement.args.args]
+            if not arguments:
+                continue
+            first = arguments[0].arg
+            for child in pyast.walk(statement):
+                targets: list[pyast.expr] = []
+                value: pyast.expr | None = None
+                if isinstance(child, pyast.Assign):
+                    targets, value = child.targets, child.value
+                elif isinstance(child, pyast.AnnAssign):
+                    targets, value = [child.target], child.value
+                for target in targets:
+                    if (
+                        isinstance(target, pyast.Attribute)
+                        and isinstance(target.value, pyast.Name)
+                        and target.value.id == first
+                    ):
+                        held = self._value(value, scope) if value is not None else None
+                        if held is None and isinstance(child, pyast.AnnAssign):
+                            held = self._annotated(child.annotation, scope)
+                        found.setdefault(target.attr, set()).add(held)
+        return _Self(
+            {
+                name: held
+                for name, kinds in found.items()
+                if len(kinds) == 1 and isinstance(held := next(iter(kinds)), _Instance)
+            }
+        )
 
     def _bind(self, target: pyast.expr, value: _Value | None, scope: _Scope) -> None:
         if isinstance(target, pyast.Name):
@@ -309,23 +399,28 @@ class _Resolver:
                 self._bind(element.value if isinstance(element, pyast.Starred) else element, None, scope)
 
     def _expression(self, node: pyast.expr, scope: _Scope, deferred: list[_Function]) -> None:
-        if isinstance(node, pyast.Lambda):  # its body is a scope of its own, read later
-            deferred.append(node)
-            for default in [*node.args.defaults, *node.args.kw_defaults]:
-                if default is not None:
-                    self._expression(default, scope, deferred)
-            return
-        if isinstance(node, pyast.Call):
-            call = self._call(node, scope)
-            if call is not None:
-                self.calls.append(call)
-        for child in pyast.iter_child_nodes(node):
-            if isinstance(child, pyast.expr):
-                self._expression(child, scope, deferred)
-            elif isinstance(child, pyast.keyword | pyast.comprehension):
-                for grandchild in pyast.iter_child_nodes(child):
-                    if isinstance(grandchild, pyast.expr):
-                        self._expression(grandchild, scope, deferred)
+        """Find the calls of an expression, in the order they run; walked with a stack, as a file Python
+        parses may nest deeper than recursion goes (``"a" + "a" + …``)."""
+        stack: list[pyast.AST] = [node]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, pyast.Lambda):  # its body is a scope of its own, read later
+                deferred.append(item)
+                stack += reversed([d for d in [*item.args.defaults, *item.args.kw_defaults] if d is not None])
+                continue
+            if isinstance(item, pyast.Call):
+                call = self._call(item, scope)
+                if call is not None:
+                    self.calls.append(call)
+            elif isinstance(item, pyast.NamedExpr):  # (client := MlflowClient())
+                self._bind(item.target, self._value(item.value, scope), scope)
+            stack += reversed(
+                [
+                    child
+                    for child in pyast.iter_child_nodes(item)
+                    if isinstance(child, pyast.expr | pyast.keyword | pyast.comprehension)
+                ]
+            )
 
     def _annotated(self, annotation: pyast.expr | None, scope: _Scope) -> _Value | None:
         if isinstance(annotation, pyast.Constant) and isinstance(annotation.value, str):
@@ -333,6 +428,10 @@ class _Resolver:
                 annotation = pyast.parse(annotation.value, mode="eval").body
             except SyntaxError:
                 return None
+        if isinstance(annotation, pyast.BinOp) and isinstance(annotation.op, pyast.BitOr):  # X | None
+            return self._annotated(annotation.left, scope) or self._annotated(annotation.right, scope)
+        if isinstance(annotation, pyast.Subscript) and self._value(annotation.value, scope) in _OPTIONAL:
+            return self._annotated(annotation.slice, scope)  # Optional[X]
         kind = self._value(annotation, scope) if annotation is not None else None
         if isinstance(kind, _Ref) and kind.name in CLASSES:
             return _Instance(CLASSES[kind.name])
@@ -346,6 +445,8 @@ class _Resolver:
             return scope.lookup(node.id)
         if isinstance(node, pyast.Attribute):
             base = self._value(node.value, scope)
+            if isinstance(base, _Self):
+                return base.attributes.get(node.attr)
             if isinstance(base, _Ref):
                 return _Ref(f"{base.name}.{node.attr}")
             if isinstance(base, _Instance):
@@ -383,7 +484,7 @@ class _Resolver:
             name = _canonical(callee.name)
             takes = FUNCTIONS.get(name)
             if takes is not None:
-                return self._passed(node, name, takes, scope, _keyword_text(node, "target"))
+                return self._passed(node, name, takes, scope, None)
             if name in HTTP_FUNCTIONS:
                 return self._posted(node, name, HTTP_FUNCTIONS[name], scope)
             return None
@@ -422,11 +523,21 @@ class _Resolver:
         if argument is None:
             return None
         native = takes.native
-        if takes.sends == "lmfilter" and native is None:
-            native = _keyword_bool(node, "native")
-        elif takes.sends != "lmfilter":
+        if takes.sends == "lmfilter":
+            # A target or native written at the call wins over the receiver's.
+            target = self._text(_argument(node, "target", takes.target_position), scope) or target
+            if native is None:
+                native = _bool(_argument(node, "native", takes.native_position))
+        else:
             native = True
         return Call(name, self._literal(argument, scope), takes.sends, target, native)
+
+    def _text(self, node: pyast.expr | None, scope: _Scope) -> str | None:
+        """The string a literal, or a name bound once to one, holds."""
+        literal = self._literal(node, scope) if node is not None else None
+        return (
+            literal.value if isinstance(literal, pyast.Constant) and isinstance(literal.value, str) else None
+        )
 
     def _posted(self, node: pyast.Call, name: str, url_position: int, scope: _Scope) -> Call | None:
         """A POST of a literal JSON body with a ``filter`` to a URL that ends in ``logged-models/search``."""
@@ -440,10 +551,14 @@ class _Resolver:
         body = self._body(node, scope)
         if body is None:
             return None
-        for key, value in zip(body.keys, body.values, strict=True):
-            if isinstance(key, pyast.Constant) and key.value == "filter":
-                return Call(name, self._literal(value, scope), "server", None, True)
-        return None
+        filters = [
+            value
+            for key, value in zip(body.keys, body.values, strict=True)
+            if isinstance(key, pyast.Constant) and key.value == "filter"
+        ]
+        if not filters:
+            return None
+        return Call(name, self._literal(filters[-1], scope), "server", None, True)  # the last one counts
 
     def _body(self, node: pyast.Call, scope: _Scope) -> pyast.Dict | None:
         """The dict literal posted as ``json=``, or as ``data=``/``content=`` through ``json.dumps``."""
@@ -481,7 +596,8 @@ class _Resolver:
                 return self._is_search_url(node.args[1], scope)
         if tail is None:
             return False
-        return tail.split("?", 1)[0].split("#", 1)[0].rstrip("/").endswith(SEARCH_PATH)
+        path = "/" + tail.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+        return path.endswith(SEARCH_PATH)
 
 
 def _canonical(name: str) -> str:
@@ -492,26 +608,27 @@ def _canonical(name: str) -> str:
 
 def _bound_names(node: pyast.AST) -> Counter[str]:
     """How often each name is bound in a scope's own body (nested functions and classes are scopes of
-    their own, though their names are bound here); a binding in a loop counts twice."""
+    their own, though their names are bound here); a binding in a loop counts twice. Walked with a stack:
+    a file Python parses may nest deeper than recursion goes."""
     counts: Counter[str] = Counter()
-
-    def visit(child: pyast.AST, times: int) -> None:
+    stack = [(child, 1) for child in pyast.iter_child_nodes(node) if not isinstance(child, pyast.arguments)]
+    while stack:
+        child, times = stack.pop()
         if isinstance(child, pyast.FunctionDef | pyast.AsyncFunctionDef | pyast.ClassDef):
             counts[child.name] += times
-            return
+            continue
         if isinstance(child, pyast.Lambda):
-            return
+            continue
         if isinstance(child, pyast.Name) and isinstance(child.ctx, pyast.Store | pyast.Del):
-            counts[child.id] += times
-        if isinstance(child, pyast.alias):
+            counts[child.id] += times  # a walrus's target too
+        elif isinstance(child, pyast.alias):
             counts[(child.asname or child.name).split(".")[0]] += times
+        elif isinstance(child, pyast.ExceptHandler | pyast.MatchAs | pyast.MatchStar) and child.name:
+            counts[child.name] += times
+        elif isinstance(child, pyast.MatchMapping) and child.rest:
+            counts[child.rest] += times
         looped = isinstance(child, pyast.For | pyast.AsyncFor | pyast.While)
-        for grandchild in pyast.iter_child_nodes(child):
-            visit(grandchild, 2 if looped else times)
-
-    for child in pyast.iter_child_nodes(node):
-        if not isinstance(child, pyast.arguments):
-            visit(child, 1)
+        stack += ((grandchild, 2 if looped else times) for grandchild in pyast.iter_child_nodes(child))
     return counts
 
 
@@ -531,6 +648,5 @@ def _keyword_text(node: pyast.Call, keyword: str) -> str | None:
     return value.value if isinstance(value, pyast.Constant) and isinstance(value.value, str) else None
 
 
-def _keyword_bool(node: pyast.Call, keyword: str) -> bool | None:
-    value = _argument(node, keyword, None)
+def _bool(value: pyast.expr | None) -> bool | None:
     return value.value if isinstance(value, pyast.Constant) and isinstance(value.value, bool) else None

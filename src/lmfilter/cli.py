@@ -877,15 +877,13 @@ def _run_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = args.paths or ["."]
     target, native = args.flags
     fixed: dict[str, int] = {}
+    unwritten: dict[str, str] = {}
     if args.fix:
-        try:
-            fixed = lint.fix_paths(paths, target, native, config=args.config, unsafe=args.unsafe_fixes)
-        except OSError as error:  # a file that cannot be written: it is left as it was
-            err.write(f"lmfilter lint: cannot write {shown(error.filename or '', None)}: {error.strerror}\n")
-            return EXIT_ERRORS
-        except lint.ChangedError as error:
-            err.write(f"lmfilter lint: {shown(str(error), None)}\n")
-            return EXIT_ERRORS
+        fixed = lint.fix_paths(
+            paths, target, native, config=args.config, unsafe=args.unsafe_fixes, failed=unwritten
+        )
+        for path, reason in unwritten.items():  # left as they were; the others are fixed all the same
+            err.write(f"lmfilter lint: cannot write {shown(path, None)}: {shown(reason, None)}\n")
     reports = lint.lint_paths(paths, target, native, config=args.config)
     for report in reports:
         if report.error is not None:
@@ -898,7 +896,8 @@ def _run_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         payload = lint.to_json(reports) if args.format == "json" else lint.to_sarif(reports)
         out.write(json_text(payload) + "\n")  # paths and filters may hold lone surrogates
-    return EXIT_ERRORS if any(report.has_errors for report in reports) else EXIT_OK
+    failed = unwritten or any(report.has_errors for report in reports)
+    return EXIT_ERRORS if failed else EXIT_OK
 
 
 def _run_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

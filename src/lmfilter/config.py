@@ -123,9 +123,11 @@ class Config:
     def relative(self, path: str | os.PathLike[str]) -> str | None:
         """``path`` from :attr:`root`, with ``/`` (``None`` when it is outside)."""
         root = (self.root or Path.cwd()).resolve()
+        # Both resolved: a file named through a link to the project (or a workspace opened through one)
+        # is the file it names.
         try:
-            return Path(os.path.abspath(path)).relative_to(root).as_posix()
-        except ValueError:
+            return Path(path).resolve().relative_to(root).as_posix()
+        except (ValueError, OSError, RuntimeError):  # outside the root; a loop of links
             return None
 
     def excluded(self, path: str | os.PathLike[str]) -> bool:

@@ -19,6 +19,7 @@ typed, escapes and quotes included. Columns count code points; :func:`utf16_colu
 from __future__ import annotations
 
 import ast as pyast
+import dataclasses
 import io
 import re
 import tokenize
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lmfilter.callsites import Call, Sends, calls_in
+from lmfilter.diagnostics import Span
 
 Kind = Literal["lmf", "python"]
 
@@ -63,7 +65,8 @@ class Found:
 
     ``sends``, ``target`` and ``native`` say how the filter is read (see :class:`lmfilter.callsites.Call`);
     a ``.lmf`` filter is read by lmfilter as configured. ``call`` names the call it is passed to. A skip is
-    an ``info`` unless ``severity`` says otherwise (a Python file that does not parse).
+    an ``info`` unless ``severity`` says otherwise (a Python file that does not parse). ``stand_ins`` are
+    the stand-ins of an f-string's holes.
     """
 
     text: str
@@ -74,6 +77,11 @@ class Found:
     native: bool | None = None
     call: str | None = None
     severity: Literal["info", "warning"] = "info"
+    stand_ins: tuple[Span, ...] = ()  # where an f-string's holes are in ``text``: no fix may write there
+
+    def touches_a_hole(self, span: Span) -> bool:
+        """Whether a span of the text overlaps a stand-in for an f-string's hole."""
+        return any(span.start < hole.end and hole.start < span.end for hole in self.stand_ins)
 
 
 def filters_in(source: str, kind: Kind) -> list[Found]:
@@ -149,7 +157,7 @@ def noqa_lines(source: str, kind: Kind) -> Suppressed:
         return out
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source, newline=None).readline):
-            if tok.type == tokenize.COMMENT and (match := _NOQA.match(tok.string)) is not None:
+            if tok.type == tokenize.COMMENT and (match := _NOQA.search(tok.string)) is not None:
                 out[tok.start[0] - 1] = _codes(match)
     except (tokenize.TokenError, SyntaxError):
         pass  # a file that is not Python: what was read holds
@@ -263,7 +271,8 @@ def _f_string(call: Call, node: pyast.JoinedStr, lines: list[str], start: tuple[
     filled = _filled(read)
     if isinstance(filled, str):
         return _found(call, "", at, filled)
-    return _found(call, *filled)
+    text, place, stand_ins = filled
+    return dataclasses.replace(_found(call, text, place), stand_ins=stand_ins)
 
 
 def _found(call: Call, text: str, place: Place, skipped: str | None = None) -> Found:
@@ -465,30 +474,29 @@ def _hole_end(body: str, start: int) -> int | None:
 _ENTITY_DOT = re.compile(r"(?:metrics|params|tags|attributes)\.\Z")
 
 
-def _filled(read: _Read) -> tuple[str, Place] | str:
-    """An f-string's filter with each hole filled by a stand-in of its kind, or why it cannot be.
+def _filled(read: _Read) -> tuple[str, Place, tuple[Span, ...]] | str:
+    """An f-string's filter with each hole filled by a stand-in, where the stand-ins are, or why it cannot
+    be filled.
 
-    A hole inside quotes or backticks, or where a key goes (``params.{key}``), stands in for text: ``x``;
-    a ``{value!r}`` outside quotes writes a quoted string: ``'x'``. A hole anywhere else (a number, an
-    operator, a whole condition) could be anything, so the filter is not linted.
+    A hole inside quotes or backticks, or where a key goes (``params.{key}``), stands in for text: ``x``.
+    A hole anywhere else (a number, an operator, a whole condition, a ``{value!r}`` that may be a number)
+    could be anything, so the filter is not linted.
     """
     text: list[str] = []
     positions: list[tuple[int, int]] = []
+    stand_ins: list[Span] = []
     done = 0
     for hole in read.holes:
         text.append(read.text[done : hole.offset])
         positions += read.positions[done : hole.offset]
         before = "".join(text)
         quoted = before.count("'") % 2 or before.count("`") % 2 or before.count('"') % 2
-        if quoted or _ENTITY_DOT.search(before):
-            stand_in = "x"
-        elif hole.conversion == "r":
-            stand_in = "'x'"
-        else:
+        if not (quoted or _ENTITY_DOT.search(before)):
             return "an f-string with a hole outside quotes is not linted"
-        text.append(stand_in)
-        positions += [hole.position] * len(stand_in)
+        stand_ins.append(Span(len(before), len(before) + 1))
+        text.append("x")
+        positions.append(hole.position)
         done = hole.offset
     text.append(read.text[done:])
     positions += read.positions[done:]
-    return "".join(text), Place(tuple(positions))
+    return "".join(text), Place(tuple(positions)), tuple(stand_ins)

@@ -58,6 +58,7 @@ from lmfilter.documents import (
 )
 from lmfilter.errors import LmfilterError
 from lmfilter.schema import Target, UnknownTargetError
+from lmfilter.syntax import tokens
 from lmfilter.version import __version__
 
 SKIPPED_CODE = "LMF401"  # a filter found in a document but not linted (the reason is the message)
@@ -257,6 +258,16 @@ def diagnostics_of(
         skipped = Diagnostic(code, found.severity, found.skipped, Span(0, 0))
         return [] if suppressed(noqa, (found.place.position(0)[0],), code) else [skipped]
     diagnostics = (check or checked)(found.text, target, native)
+    if found.stand_ins:
+        # What is said of a string, key or field with an f-string's hole in it is said of the stand-in, not of
+        # what the hole will hold: left out (a syntax error is the text's own, and kept).
+        holed = [t for t in tokens(found.text) if found.touches_a_hole(Span(t.start, t.end))]
+        diagnostics = [
+            d
+            for d in diagnostics
+            if d.code.startswith("LMF1")
+            or not any(t.start <= d.span.start and d.span.end <= t.end for t in holed)
+        ]
     if not noqa:
         return list(diagnostics)
     end_line = found.place.position(len(found.text))[0]
@@ -343,7 +354,10 @@ def _lint_file(path: str, target: str | Target, native: bool) -> FileReport:
 
 def read_document(path: str) -> str:
     """A document's text: decoded as Python reads it for ``.py`` files (PEP 263 cookie or BOM), as UTF-8
-    otherwise, with every line break made ``\\n``."""
+    otherwise, with every line break made ``\\n``. A path that is not a regular file (a FIFO, a device,
+    which reading could block on for ever) raises ``OSError``."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise OSError(errno.EINVAL, "not a regular file", path)
     with open(path, "rb") as file:
         data = file.read()
     encoding = "utf-8-sig"
@@ -366,7 +380,10 @@ def _read_error(error: OSError | UnicodeDecodeError | SyntaxError) -> str:
 def _document_fix(
     fix: Fix, found: Found, source: str, kind: Kind, lines: Sequence[str]
 ) -> DocumentFix | None:
-    """A fix as edits of the document, or ``None`` when its text cannot be written where it goes."""
+    """A fix as edits of the document, or ``None`` when its text cannot be written where it goes (or it
+    would write over an f-string's hole)."""
+    if any(found.touches_a_hole(edit.span) for edit in fix.edits):
+        return None
     edits = [(Region.of(found.place, edit.span), edit.replacement) for edit in fix.edits]
     if kind == "lmf":
         if any(len(replacement.splitlines()) > 1 or "\r" in replacement for _, replacement in edits):
@@ -468,14 +485,17 @@ def fix_paths(
     *,
     config: Config | None = None,
     unsafe: bool = False,
+    failed: dict[str, str] | None = None,
 ) -> dict[str, int]:
     """Apply the fixes of every file :func:`lint_paths` would lint, in place; how many in each file changed.
 
     A file is written whole or not at all (a temporary file beside it, renamed over it, with its mode),
-    in its own encoding, byte order mark and line breaks; a file that mixes line breaks, or cannot be read
-    or written, is left as it is (linting it says why, or an ``OSError`` is raised for a write).
+    in its own encoding, byte order mark and line breaks. A file that mixes line breaks, or cannot be read,
+    is left as it is (linting it says why); one that cannot be written, or changed since it was read, is
+    left as it is and put in ``failed`` with the reason, and the others are fixed all the same.
     """
     config = config or Config()
+    failed = {} if failed is None else failed
     changed: dict[str, int] = {}
     for path in documents_under(paths, config):
         kind = kind_of(path)
@@ -501,7 +521,11 @@ def fix_paths(
             unsafe=unsafe,
         )
         if count and fixed != normal:
-            write_atomically(path, fixed.replace("\n", newline).encode(encoding, "surrogateescape"), read)
+            try:
+                write_atomically(path, fixed.replace("\n", newline).encode(encoding, "surrogateescape"), read)
+            except (OSError, ChangedError) as error:
+                failed[path] = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+                continue
             changed[path] = count
     return changed
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmfilter.config import Config, Override, read_layer, read_pyproject
+from lmfilter.config import Config, Override, find_pyproject, read_layer, read_pyproject
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,27 +64,31 @@ def settings_layer(raw: object, origin: str, base: Path | None, problems: list[s
 
 
 def pyproject_settings(root: Path, problems: list[str]) -> dict[str, Any]:
-    """The ``[tool.lmfilter]`` table of ``root/pyproject.toml``, checked as ``lint`` checks it (empty when
-    there is none), with ``root`` as where its patterns are read from.
+    """The ``[tool.lmfilter]`` table that ``lint`` run in ``root`` reads: of the nearest ``pyproject.toml``
+    that has one, from ``root`` up (:func:`lmfilter.config.find_pyproject`), checked as ``lint`` checks it;
+    with the folder its patterns are read from (the file's; ``root`` when there is none).
 
     A file that cannot be read or parsed, or is over :data:`~lmfilter.config.PYPROJECT_LIMIT` bytes, gives
     none and a problem.
     """
-    path = root / "pyproject.toml"
-    table = read_pyproject(path, problems)
-    if table is None:
-        return {}
-    return {**read_layer(table, f"{path} [tool.lmfilter]", root, problems), "root": root}
+    path = find_pyproject(root)
+    table = read_pyproject(path, problems) if path is not None else None
+    if path is None or table is None:
+        return {"root": root}
+    return {**read_layer(table, f"{path} [tool.lmfilter]", path.parent, problems), "root": path.parent}
 
 
 def resolve(defaults: Settings, *layers: Mapping[str, Any]) -> Settings:
-    """The settings: ``defaults`` overridden by each layer in turn (the last wins).
+    """The settings: ``defaults`` overridden by each layer in turn (the last wins); overrides add up, later
+    ones last, as :meth:`lmfilter.config.Config.merged` has them.
 
     >>> resolve(Settings(), {"target": "databricks", "native": True}, {"native": False})
     Settings(target='databricks', native=False, models=None, server=None, experiment_id=None, exclude=(), \
 overrides=(), root=None)
     """
     merged: dict[str, Any] = {}
+    overrides = defaults.overrides
     for layer in layers:
         merged.update(layer)
-    return dataclasses.replace(defaults, **merged)
+        overrides += tuple(layer.get("overrides", ()))
+    return dataclasses.replace(defaults, **{**merged, "overrides": overrides})
