@@ -12,11 +12,12 @@
   number where it is one; values are compared as the MLflow SQL store keeps them (NaN as 0);
 - the order is ``order_by`` then ``creation_timestamp DESC, model_id ASC``, nulls last both ways.
 
-A query is compiled once: the tree becomes nested closures over a per-model *row*, a list holding just the
-values the filter and the order read (an attribute, a param, the latest passing value of one metric, ...),
-computed once per model. Reading a model's metrics costs the most, so conditions on metrics run after the
-others and the metric values are computed only when a condition needs them. Models stream through: only the
-matches are kept.
+A query is compiled once, into the typed logic of :mod:`lmfilter.logic` (what the column executor
+:mod:`lmfilter.table` reads too), and that into nested closures over a per-model *row*, a list holding just
+the values the filter and the order read (its *slots*: an attribute, a param, the latest passing value of one
+metric, ...), computed once per model. Reading a model's metrics costs the most, so conditions on metrics
+run after the others and the metric values are computed only when a condition needs them. Models stream
+through: only the matches are kept.
 
 >>> models = [
 ...     {"info": {"model_id": "m-1", "name": "a", "creation_timestamp_ms": 1},
@@ -41,11 +42,30 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from lmfilter import ast
 from lmfilter.api import tree_of
 from lmfilter.ast import Entity, Op, ValueType
+from lmfilter.logic import (
+    AnyRow,
+    Attr,
+    ByTime,
+    Junction,
+    Latest,
+    Leaf,
+    Logic,
+    MetricSlot,
+    Mode,
+    Negation,
+    Param,
+    ParamNumber,
+    RowFilter,
+    Slot,
+    SortAttr,
+    Tag,
+    Values,
+)
 from lmfilter.printer import check_nesting
 from lmfilter.records import Record, RecordError
 from lmfilter.requests import Datasets, OrderByArg, OrderKey, datasets_of, max_results_of, order_keys
@@ -57,7 +77,20 @@ Row = list[Any]
 Predicate = Callable[[Row], Verdict]
 _Item = TypeVar("_Item")
 
-__all__ = ["Query", "RecordError", "RowFilter", "compile_query", "latest_row", "latest_row_by_time", "select"]
+__all__ = [
+    "Junction",
+    "Leaf",
+    "Logic",
+    "Negation",
+    "Query",
+    "RecordError",
+    "RowFilter",
+    "Slot",
+    "compile_query",
+    "latest_row",
+    "latest_row_by_time",
+    "select",
+]
 
 _NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*\Z")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -69,42 +102,6 @@ _COMPARE: dict[Op, Callable[[Any, Any], bool]] = {
     Op.GT: operator.gt,
     Op.GE: operator.ge,
 }
-
-
-# ---- which rows of a metric count -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RowFilter:
-    """Which metric rows count: those matching any of ``datasets`` (if given) and the entry's own dataset."""
-
-    datasets: tuple[tuple[str, str | None], ...] | None = None
-    name: str | None = None
-    digest: str | None = None
-
-    def passes(self, metric: MetricRow) -> bool:
-        if self.name is not None and metric.dataset_name != self.name:
-            return False
-        if self.digest is not None and metric.dataset_digest != self.digest:
-            return False
-        if self.datasets is None:
-            return True
-        return any(
-            metric.dataset_name == name and (digest is None or metric.dataset_digest == digest)
-            for name, digest in self.datasets
-        )
-
-
-# What a row holds, one value per slot:
-#   ("attr", name)              the attribute's value (status as ModelStatus), None when null
-#   ("param", key) / ("tag", key)   the text, None when missing
-#   ("param_number", key)       the param's text as a number, None when missing or not a number
-#   ("latest", key, rows)       the value of the latest row by (step, timestamp, value), None if no row
-#   ("values", key, rows)       every row's value (a tuple, empty if no row)
-#   ("by_time", key, rows)      the value of the latest row by timestamp, step, then lowest run id
-#   ("any_row", rows)           whether any row of any metric passes
-# and one more item last: None, or while the metric slots are pending, what computes them (_RowBuilder).
-Slot = tuple[Any, ...]
 
 
 class _Layout:
@@ -119,42 +116,9 @@ class _Layout:
 
 # ---- compiling the filter -------------------------------------------------------------------------
 #
-# The tree compiles to *logic*: leaves that each test one slot of the row, under AND/OR/NOT. Two executors
-# run it: closures over one row at a time (``Query.select``, streaming), and whole columns at a time
-# (:class:`lmfilter.table.ModelTable`). Both read the same slots and call the same tests.
-
-
-@dataclass(frozen=True, slots=True)
-class Leaf:
-    """One test of one slot of the row.
-
-    ``mode`` says how the slot's value is read: ``value`` (unknown when null, else ``test(value)``),
-    ``any`` (a tuple of values: unknown when empty, else whether some value passes ``test``), ``null`` /
-    ``not_null`` (never unknown), ``empty`` / ``not_empty`` (of a tuple), or ``flag`` (the value is the
-    verdict). ``bounds``, when set, says the same as ``test`` as comparisons with numbers: the test holds
-    when ``operator(value, number)`` holds for all of them, negated if ``negated``."""
-
-    slot: int
-    mode: str
-    test: Callable[[Any], bool] | None = None
-    bounds: tuple[tuple[Callable[[Any, Any], bool], Any], ...] | None = None
-    negated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Junction:
-    """``all`` (AND) or ``any`` (OR) of the items, in Kleene's three-valued logic."""
-
-    kind: str
-    items: tuple[Logic, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Negation:
-    item: Logic
-
-
-Logic = Leaf | Junction | Negation
+# The tree compiles to *logic* (lmfilter.logic): leaves that each test one slot of the row, under AND/OR/NOT.
+# Two executors run it: closures over one row at a time (``Query.select``, streaming), and whole columns at a
+# time (:class:`lmfilter.table.ModelTable`). Both read the same slots and call the same tests.
 
 
 @dataclass(frozen=True)
@@ -201,7 +165,7 @@ def _logic(node: ast.Expr, ctx: _Context) -> Logic:
     raise ValueError(f"cannot evaluate {type(node).__name__}: check the tree first (lmfilter.parse)")
 
 
-def _junction(kind: str, items: list[Logic]) -> Logic:
+def _junction(kind: Literal["all", "any"], items: list[Logic]) -> Logic:
     return items[0] if len(items) == 1 else Junction(kind, tuple(items))
 
 
@@ -224,7 +188,7 @@ def _predicate(logic: Logic, late: frozenset[int]) -> Predicate:
     raise AssertionError(f"unknown logic {logic!r}")
 
 
-def _leaf_predicate(mode: str, test: Callable[[Any], bool] | None, read: Callable[[Row], Any]) -> Predicate:
+def _leaf_predicate(mode: Mode, test: Callable[[Any], bool] | None, read: Callable[[Row], Any]) -> Predicate:
     match mode:
         case "value" if test is not None:
             passes = test
@@ -333,13 +297,14 @@ def _like(pattern: str, negated: bool, insensitive: bool) -> Callable[[Any], boo
 def _field_slot(field: ast.Field, ctx: _Context, *, numeric: bool) -> Slot:
     match field.entity:
         case Entity.ATTRIBUTE:
-            return ("attr", field.key)
+            return Attr(field.key)
         case Entity.PARAM:
-            return ("param_number", field.key) if numeric else ("param", field.key)
+            return ParamNumber(field.key) if numeric else Param(field.key)
         case Entity.TAG:
-            return ("tag", field.key)
-    rule = "latest" if ctx.target.metric_rule == "latest" else "values"
-    return (rule, field.key, ctx.rows)
+            return Tag(field.key)
+    if ctx.target.metric_rule == "latest":
+        return Latest(field.key, ctx.rows)
+    return Values(field.key, ctx.rows)
 
 
 def _leaf(
@@ -357,14 +322,12 @@ def _leaf(
     if field.type is ValueType.UNKNOWN:
         raise ValueError(f"cannot evaluate the unchecked field {field.key!r}: check the tree first")
     slot = _field_slot(field, ctx, numeric=numeric)
-    if slot[0] == "values":
-        return Leaf(ctx.layout.index(slot), "any", test, bounds, negated)
-    return Leaf(ctx.layout.index(slot), "value", test, bounds, negated)
+    return Leaf(ctx.layout.index(slot), "any" if isinstance(slot, Values) else "value", test, bounds, negated)
 
 
 def _null_leaf(field: ast.Field, ctx: _Context, negated: bool) -> Leaf:
     slot = _field_slot(field, ctx, numeric=False)
-    if slot[0] == "values":
+    if isinstance(slot, Values):
         return Leaf(ctx.layout.index(slot), "not_empty" if negated else "empty")
     return Leaf(ctx.layout.index(slot), "not_null" if negated else "null")
 
@@ -427,32 +390,57 @@ class _RowBuilder:
     """Computes a model's row: the value of every slot, reading each part of the record once."""
 
     def __init__(self, slots: Mapping[Slot, int]) -> None:
-        self.slots = sorted(slots.items(), key=lambda item: item[1])
-        self.width = len(self.slots)
-        self.metric_keys = frozenset(slot[1] for slot, _ in self.slots if slot[0] in _METRIC_SLOTS)
-        self.reads_any_metric = any(slot[0] == "any_row" for slot, _ in self.slots)
-        self.reads_params = any(slot[0] in ("param", "param_number") for slot, _ in self.slots)
-        self.reads_tags = any(slot[0] == "tag" for slot, _ in self.slots)
-        self.late = frozenset(i for slot, i in self.slots if slot[0] in _METRIC_SLOTS or slot[0] == "any_row")
+        # The places by kind of slot, so that building a row runs no dispatch per model.
+        self.attrs: list[tuple[int, str]] = []
+        self.sort_attrs: list[tuple[int, str]] = []
+        self.params: list[tuple[int, str]] = []
+        self.param_numbers: list[tuple[int, str]] = []
+        self.tags: list[tuple[int, str]] = []
+        self.metrics: list[tuple[int, MetricSlot]] = []
+        self.any_rows: list[tuple[int, RowFilter]] = []
+        for slot, i in sorted(slots.items(), key=lambda item: item[1]):
+            match slot:
+                case Attr(name):
+                    self.attrs.append((i, name))
+                case SortAttr(name):
+                    self.sort_attrs.append((i, name))
+                case Param(key):
+                    self.params.append((i, key))
+                case ParamNumber(key):
+                    self.param_numbers.append((i, key))
+                case Tag(key):
+                    self.tags.append((i, key))
+                case Latest() | Values() | ByTime():
+                    self.metrics.append((i, slot))
+                case AnyRow(rows):
+                    self.any_rows.append((i, rows))
+        self.width = len(slots)
+        self.metric_keys = frozenset(slot.key for _, slot in self.metrics)
+        self.reads_any_metric = bool(self.any_rows)
+        self.reads_params = bool(self.params or self.param_numbers)
+        self.reads_tags = bool(self.tags)
+        self.late = frozenset(i for i, _ in self.metrics) | frozenset(i for i, _ in self.any_rows)
 
     def __call__(self, record: Record, *, late: bool = False) -> Row:
         """The record's row. Its last item is ``None``, or with ``late`` a filler: the metric places then stay
         :data:`_PENDING` until a predicate that gets that far calls ``row[-1](row)`` to compute them all."""
-        params = record.params() if self.reads_params else {}
-        tags = record.tags() if self.reads_tags else {}
+        # Params and tags first, then attributes in the order of their places (the filter's before the
+        # order's): a malformed record reports the error it always has.
+        params = record.params() if self.reads_params else None
+        tags = record.tags() if self.reads_tags else None
         row: Row = [None] * (self.width + 1)
-        for slot, i in self.slots:
-            kind = slot[0]
-            if kind == "attr":
-                row[i] = record.attribute(slot[1])
-            elif kind == "sort_attr":
-                row[i] = _sort_value(slot[1], record)
-            elif kind == "param":
-                row[i] = params.get(slot[1])
-            elif kind == "param_number":
-                row[i] = _as_number(params.get(slot[1]))
-            elif kind == "tag":
-                row[i] = tags.get(slot[1])
+        for i, name in self.attrs:
+            row[i] = record.attribute(name)
+        for i, name in self.sort_attrs:
+            row[i] = _sort_value(name, record)
+        if params is not None:
+            for i, key in self.params:
+                row[i] = params.get(key)
+            for i, key in self.param_numbers:
+                row[i] = _as_number(params.get(key))
+        if tags is not None:
+            for i, key in self.tags:
+                row[i] = tags.get(key)
         if self.late:
             if late:
                 for i in self.late:
@@ -469,11 +457,10 @@ class _RowBuilder:
             metrics = record.metric_rows(None)
         elif self.metric_keys:
             metrics = record.metric_rows(self.metric_keys)
-        for slot, i in self.slots:
-            if slot[0] == "any_row":
-                row[i] = _on_some_dataset(slot[1], metrics)
-            elif slot[0] in _METRIC_SLOTS:
-                row[i] = _metric_value(slot[0], slot[2], metrics.get(slot[1], ()))
+        for i, rows in self.any_rows:
+            row[i] = _on_some_dataset(rows, metrics)
+        for i, slot in self.metrics:
+            row[i] = _metric_value(slot, metrics.get(slot.key, ()))
         row[-1] = None
 
     def complete(self, row: Row) -> Row:
@@ -484,41 +471,41 @@ class _RowBuilder:
 
 
 _PENDING: Any = object()  # a late place not yet computed
-_METRIC_SLOTS = frozenset({"latest", "values", "by_time"})
 
 
 def _on_some_dataset(rows: RowFilter, metrics: Mapping[str, Sequence[MetricRow]]) -> bool:
     return any(rows.passes(m) for values in metrics.values() for m in values)
 
 
-def _metric_value(kind: str, rows: RowFilter, metric: Sequence[MetricRow]) -> Any:
+def _metric_value(slot: MetricSlot, metric: Sequence[MetricRow]) -> Any:
     """What a metric slot holds, from the metric's rows: the latest passing value, or all of them."""
-    every = rows.datasets is None and rows.name is None and rows.digest is None
-    passing = metric if every else [m for m in metric if rows.passes(m)]
-    if kind == "latest":
-        return _latest(passing)
-    if kind == "by_time":
-        return _latest_by_time(passing)
+    rows = slot.rows
+    passing = metric if rows.everything else [m for m in metric if rows.passes(m)]
+    match slot:
+        case Latest():
+            return _latest(passing)
+        case ByTime():
+            return _latest_by_time(passing)
     return tuple(m.value for m in passing)
 
 
 def read_slot(slot: Slot) -> Callable[[Record], Any]:
     """How to read one slot of a record: the value a row would hold there (for a column of them)."""
-    kind, name = slot[0], slot[1]
-    if kind == "attr":
-        return lambda record: record.attribute(name)
-    if kind == "sort_attr":
-        return lambda record: _sort_value(name, record)
-    if kind == "param":
-        return lambda record: record.params().get(name)
-    if kind == "param_number":
-        return lambda record: _as_number(record.params().get(name))
-    if kind == "tag":
-        return lambda record: record.tags().get(name)
-    if kind == "any_row":
-        return lambda record: _on_some_dataset(name, record.metric_rows(None))
-    keys, rows = frozenset((name,)), slot[2]
-    return lambda record: _metric_value(kind, rows, record.metric_rows(keys).get(name, ()))
+    match slot:
+        case Attr(name):
+            return lambda record: record.attribute(name)
+        case SortAttr(name):
+            return lambda record: _sort_value(name, record)
+        case Param(key):
+            return lambda record: record.params().get(key)
+        case ParamNumber(key):
+            return lambda record: _as_number(record.params().get(key))
+        case Tag(key):
+            return lambda record: record.tags().get(key)
+        case AnyRow(rows):
+            return lambda record: _on_some_dataset(rows, record.metric_rows(None))
+    keys, metric = frozenset((slot.key,)), slot
+    return lambda record: _metric_value(metric, record.metric_rows(keys).get(metric.key, ()))
 
 
 # ---- the query ------------------------------------------------------------------------------------
@@ -666,7 +653,7 @@ def _compile_query(
     logic = _logic(tree, _Context(layout, target, rows))
     if datasets and not has_metric_condition(tree):
         # Without a metric condition, a model needs some metric row on one of the datasets.
-        logic = _junction("all", [logic, Leaf(layout.index(("any_row", rows)), "flag")])
+        logic = _junction("all", [logic, Leaf(layout.index(AnyRow(rows)), "flag")])
     order = tuple((layout.index(_order_slot(key, target, rows)), key.ascending) for key in keys)
     slots = tuple(slot for slot, _ in sorted(layout.slots.items(), key=lambda item: item[1]))
     build_row = _RowBuilder(layout.slots)
@@ -674,13 +661,16 @@ def _compile_query(
 
 
 def _order_slot(key: OrderKey, target: Target, rows: RowFilter) -> Slot:
-    if key.kind == "attribute":
-        return ("sort_attr", key.name)
-    if key.kind != "metric":
-        return (key.kind, key.name)  # a param's or tag's text
+    match key.kind:
+        case "attribute":
+            return SortAttr(key.name)
+        case "param":
+            return Param(key.name)
+        case "tag":
+            return Tag(key.name)
     if target.metric_order == "latest":
-        return ("latest", key.name, RowFilter(rows.datasets, key.dataset_name, key.dataset_digest))
-    return ("by_time", key.name, RowFilter(None, key.dataset_name, key.dataset_digest))
+        return Latest(key.name, RowFilter(rows.datasets, key.dataset_name, key.dataset_digest))
+    return ByTime(key.name, RowFilter(None, key.dataset_name, key.dataset_digest))
 
 
 def compile_query(

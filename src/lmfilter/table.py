@@ -16,7 +16,8 @@ and NOT over a million models are a few big-integer operations. The order of a s
 and the default keys) is a permutation of all models, sorted once and kept, that the matches are read off.
 
 The answers are those of :func:`~lmfilter.select` on the same models, in the same order: both run the same
-compiled query (:func:`~lmfilter.compile_query`), read the same slots and call the same tests.
+compiled query (:func:`~lmfilter.compile_query`): the same logic (:mod:`lmfilter.logic`), the same slots
+and the same tests.
 
 >>> table = ModelTable([
 ...     {"info": {"model_id": "m-1", "name": "a", "creation_timestamp_ms": 1},
@@ -35,23 +36,13 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import compress, repeat
 from typing import Any
 
 from lmfilter import ast
-from lmfilter.evaluate import (
-    Junction,
-    Leaf,
-    Logic,
-    Negation,
-    Query,
-    Slot,
-    batches,
-    collector_paused,
-    compile_query,
-    read_slot,
-    sort_in_order,
-)
+from lmfilter.evaluate import Query, batches, collector_paused, compile_query, read_slot, sort_in_order
+from lmfilter.logic import Junction, Leaf, Logic, Negation, Slot, Values
 from lmfilter.records import Record
 from lmfilter.requests import Datasets, OrderByArg, max_results_of
 from lmfilter.schema import Target
@@ -63,6 +54,19 @@ Mask = int  # one byte per model, 1 where the verdict holds
 _BITMAPS = 16  # a test that passes at most this many distinct values ORs their bitmaps
 _LAYERS = 4  # how many values of a tuple (the rows of a metric) are tested as columns
 Verdicts = tuple[Mask, Mask]  # (true, false); unknown where neither holds
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """The ``depth``-th value of each model's tuple in a :class:`~lmfilter.logic.Values` slot (``None`` when
+    it has fewer): a column of its own, tested like any other."""
+
+    values: Values
+    depth: int
+
+
+Column = Slot | _Layer  # what a column holds: a slot of the logic, or a layer of one
+_UNSEEN: frozenset[Any] = frozenset({object()})  # no slot's distinct values
 
 
 class ModelTable:
@@ -90,12 +94,14 @@ class ModelTable:
         self._size = len(items)
         self._unvalidated = sum(model is None for model in self._models)
         self._everyone: Mask = int.from_bytes(b"\x01" * self._size, "little")
-        self._columns: dict[Slot, list[Any]] = {}
-        self._presence: dict[Slot, Mask] = {}
-        self._filled: dict[Slot, list[Any]] = {}
-        self._depth: dict[Slot, int] = {}
-        self._bitmaps: dict[tuple[Slot, Any], Mask] = {}  # the most values a model has in a tuple slot
-        self._distinct: dict[Slot, frozenset[Any] | None] = {}
+        self._columns: dict[Column, list[Any]] = {}
+        self._presence: dict[Column, Mask] = {}
+        self._filled: dict[Column, list[Any]] = {}
+        # A tuple slot's depth (the most values a model has there) and its layers, kept: a layer is the
+        # same object in every search, so looking up its columns finds it by identity.
+        self._layers: dict[Values, tuple[int, tuple[_Layer, ...]]] = {}
+        self._bitmaps: dict[tuple[Column, Any], Mask] = {}
+        self._distinct: dict[Column, frozenset[Any] | None] = {}
         self._orders: dict[tuple[tuple[Slot, bool], ...], list[int]] = {}
 
     def __len__(self) -> int:
@@ -174,25 +180,25 @@ class ModelTable:
                 true = _mask(map(bool, self._column(slot)))
                 return true, everyone ^ true
             case "any":
+                assert isinstance(slot, Values)  # the mode of a Values slot, and of no other
                 true = self._passing_any(leaf, slot, where)
                 return true, present ^ true
         true = self._passing(leaf, slot, where) & present
         return true, present ^ true
 
-    def _passing_any(self, leaf: Leaf, slot: Slot, where: Mask) -> Mask:
+    def _passing_any(self, leaf: Leaf, slot: Values, where: Mask) -> Mask:
         """Where some value of a tuple passes the test (MLflow 3.17's rule for the rows of a metric).
 
         The first values of every model are *layers*, columns of their own (the j-th value, or null), tested
         like any column; the models with more values than there are layers test the rest one by one."""
         column = self._column(slot)
-        depth = self._depth.get(slot)
-        if depth is None:
-            depth = self._depth[slot] = max(map(len, column), default=0)
+        layered = self._layers.get(slot)
+        if layered is None:
+            depth = max(map(len, column), default=0)
+            layered = self._layers[slot] = (depth, tuple(_Layer(slot, j) for j in range(min(depth, _LAYERS))))
+        depth, layers = layered
         true = 0
-        for j in range(min(depth, _LAYERS)):
-            layer = ("layer", slot, j)
-            if layer not in self._columns:
-                self._columns[layer] = [values[j] if len(values) > j else None for values in column]
+        for layer in layers:
             true |= self._passing(leaf, layer, where) & self._present(layer)
         if depth > _LAYERS:
             test = leaf.test
@@ -204,7 +210,7 @@ class ModelTable:
             true |= _mask(rest)
         return true
 
-    def _passing(self, leaf: Leaf, slot: Slot, where: Mask) -> Mask:
+    def _passing(self, leaf: Leaf, slot: Column, where: Mask) -> Mask:
         """Where a value test holds, at least among ``where`` (and anything where the value is null: the
         caller masks it out)."""
         column = self._column(slot)
@@ -238,33 +244,38 @@ class ModelTable:
 
     # ---- columns ----------------------------------------------------------------------------------
 
-    def _column(self, slot: Slot) -> list[Any]:
+    def _column(self, slot: Column) -> list[Any]:
         column = self._columns.get(slot)
         if column is None:
-            read = read_slot(slot)
-            column = self._columns[slot] = [read(record) for record in self._records]
+            if isinstance(slot, _Layer):
+                j = slot.depth
+                column = [values[j] if len(values) > j else None for values in self._column(slot.values)]
+            else:
+                read = read_slot(slot)
+                column = [read(record) for record in self._records]
+            self._columns[slot] = column
         return column
 
-    def _present(self, slot: Slot) -> Mask:
+    def _present(self, slot: Column) -> Mask:
         """Where the slot has a value: not null (for the rows of a metric, not empty)."""
         present = self._presence.get(slot)
         if present is None:
             column = self._column(slot)
-            if slot[0] == "values":
+            if isinstance(slot, Values):
                 present = _mask(map(bool, column))
             else:
                 present = _mask(map(operator.is_not, column, repeat(None)))
             self._presence[slot] = present
         return present
 
-    def _holding(self, slot: Slot, value: Any) -> Mask:
+    def _holding(self, slot: Column, value: Any) -> Mask:
         """Where the slot holds ``value``: a bitmap, made on first use and kept."""
         mask = self._bitmaps.get((slot, value))
         if mask is None:
             mask = self._bitmaps[slot, value] = _mask(map(operator.eq, self._column(slot), repeat(value)))
         return mask
 
-    def _numbers(self, slot: Slot) -> list[Any]:
+    def _numbers(self, slot: Column) -> list[Any]:
         """The column with 0 for null, for comparisons run on every model (and masked after)."""
         filled = self._filled.get(slot)
         if filled is None:
@@ -275,12 +286,13 @@ class ModelTable:
             self._filled[slot] = filled
         return filled
 
-    def _values(self, slot: Slot) -> frozenset[Any] | None:
+    def _values(self, slot: Column) -> frozenset[Any] | None:
         """The distinct values of the slot, when few enough (a quarter of the models) to test one by one."""
-        if slot not in self._distinct:
-            distinct = frozenset(self._column(slot))
-            self._distinct[slot] = distinct if 4 * len(distinct) <= self._size else None
-        return self._distinct[slot]
+        distinct = self._distinct.get(slot, _UNSEEN)  # one lookup: a slot hashes in Python
+        if distinct is _UNSEEN:
+            values = frozenset(self._column(slot))
+            distinct = self._distinct[slot] = values if 4 * len(values) <= self._size else None
+        return distinct
 
     # ---- order and results ------------------------------------------------------------------------
 
