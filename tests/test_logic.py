@@ -3,10 +3,14 @@
 Rows and columns answering alike over whole searches is tests/test_table.py's; here each slot kind is shown
 to be compiled from some filter, a row (``Query.row``) and a column (``read_slot``, what a table keeps) are
 shown to hold the same value for every slot of generated queries, and slots are compared and hashed by value.
+Each kind of test (the data a leaf tests a value with) is compiled from some filter, and the verdict of a
+compiled leaf on a value (missing ones too) is what a direct reading of its test's data says.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import typing
 from typing import Any
 
@@ -16,14 +20,19 @@ from hypothesis import strategies as st
 
 import lmfilter
 from lmfilter import ast, logic
+from lmfilter.ast import Entity, Op, ValueType
 from lmfilter.evaluate import compile_query, read_slot
 from lmfilter.logic import (
     AnyRow,
     Attr,
+    Between,
     ByTime,
+    Compare,
+    InSet,
     Junction,
     Latest,
     Leaf,
+    Like,
     Negation,
     Param,
     ParamNumber,
@@ -31,9 +40,11 @@ from lmfilter.logic import (
     Slot,
     SortAttr,
     Tag,
+    Test,
     Values,
 )
 from lmfilter.records import Record
+from lmfilter.status import ModelStatus
 from tests.strategies import DATASETS, KEYS, models, trees
 
 JSON = dict[str, Any]
@@ -199,3 +210,167 @@ def test_the_logic_is_importable_from_evaluate_as_before() -> None:
 
     for name in ("Junction", "Leaf", "Logic", "Negation", "RowFilter", "Slot"):
         assert getattr(evaluate, name) is getattr(logic, name)
+
+
+# ---- the tests of a leaf, as data -------------------------------------------------------------------
+
+# filter -> the test of its one leaf (on the slot it reads).
+TESTS: list[tuple[str, Test, Slot]] = [
+    ("name = 'a'", Compare("=", "a"), Attr("name")),
+    ("params.alpha < 0.3", Compare("<", 0.3), ParamNumber("alpha")),
+    ("params.alpha != '0.3'", Compare("!=", "0.3"), Param("alpha")),
+    ("metrics.acc >= 1", Compare(">=", 1.0), Latest("acc", RowFilter())),
+    ("status != 'LOGGED_MODEL_READY'", Compare("!=", ModelStatus.READY), Attr("status")),
+    ("name NOT ILIKE '%a_'", Like("%a_", insensitive=True, negated=True), Attr("name")),
+    ("tags.t LIKE 'x'", Like("x"), Tag("t")),
+    ("tags.t NOT IN ('x', 'y')", InSet(("x", "y"), negated=True), Tag("t")),
+    ("status IN (READY, FAILED)", InSet((ModelStatus.READY, ModelStatus.FAILED)), Attr("status")),
+    ("metrics.acc IN (0.5)", InSet((0.5,)), Latest("acc", RowFilter())),
+    ("params.alpha NOT BETWEEN 0 AND 1e999", Between(0.0, math.inf, negated=True), ParamNumber("alpha")),
+]
+
+
+@pytest.mark.parametrize(("text", "test", "slot"), TESTS)
+def test_a_leaf_holds_its_test_as_data(text: str, test: Test, slot: Slot) -> None:
+    query = compile_query(text)
+    assert isinstance(query.logic, Leaf)
+    assert query.logic.test == test
+    assert query.slots[query.logic.slot] == slot
+
+
+def test_every_kind_of_test_is_compiled_from_some_filter() -> None:
+    assert {type(test) for _, test, _ in TESTS} == set(typing.get_args(Test))
+
+
+def test_a_test_is_only_in_a_leaf_that_reads_a_value() -> None:
+    assert Leaf(0, "null").passes is None
+    with pytest.raises(ValueError, match="needs"):
+        Leaf(0, "value")
+    with pytest.raises(ValueError, match="takes no"):
+        Leaf(0, "flag", Like("x"))
+
+
+# A direct reading of each test's data, written apart from lmfilter's closures.
+
+
+def _ascii_lower(text: str) -> str:
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+
+
+def _like(pattern: str, text: str) -> bool:
+    @functools.cache
+    def match(i: int, j: int) -> bool:  # pattern[i:] against text[j:]
+        if i == len(pattern):
+            return j == len(text)
+        if pattern[i] == "%":
+            return match(i + 1, j) or (j < len(text) and match(i, j + 1))
+        return j < len(text) and pattern[i] in ("_", text[j]) and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
+def _reading(test: Test, value: Any) -> bool:
+    match test:
+        case Compare("=", literal):
+            return bool(value == literal)
+        case Compare("!=", literal):
+            return bool(value != literal)
+        case Compare("<", literal):
+            return bool(value < literal)
+        case Compare("<=", literal):
+            return bool(value <= literal)
+        case Compare(">", literal):
+            return bool(value > literal)
+        case Compare(">=", literal):
+            return bool(value >= literal)
+        case Like(pattern, insensitive, negated):
+            if insensitive:
+                pattern, value = _ascii_lower(pattern), _ascii_lower(value)
+            return _like(pattern, value) != negated
+        case InSet(values, negated):
+            return (value in values) != negated
+        case Between(low, high, negated):
+            return bool(low <= value and value <= high) != negated
+    raise AssertionError(test)
+
+
+TAG = ast.Field(Entity.TAG, "t", ValueType.STRING)
+METRIC = ast.Field(Entity.METRIC, "m", ValueType.NUMBER)
+STATUS = ast.Field(Entity.ATTRIBUTE, "status", ValueType.STATUS)
+texts = st.text(alphabet="aAzZ%_\\.*[éÉßİK\n", max_size=6)
+edges = st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 0.0, 1.0])  # drawn often
+numbers = st.one_of(edges, st.floats(), st.integers(-3, 3))
+literals = st.one_of(edges, st.floats()).map(lambda v: ast.Number(ast.canonical_number_text(v)))
+named = st.sampled_from(list(ModelStatus)).map(ast.StatusValue)  # what a filter names
+statuses = st.sampled_from(  # what a model holds: a newer server's status too
+    [*ModelStatus, ModelStatus.unknown("LOGGED_MODEL_ARCHIVED"), ModelStatus.unknown(7)]
+)
+
+
+@st.composite
+def conditions(draw: st.DrawFn) -> tuple[ast.Expr, st.SearchStrategy[Any]]:
+    """A condition on one field (a tag, a metric or the status), and the values that field may hold."""
+    negated = draw(st.booleans())
+    condition: ast.Expr
+    match draw(st.sampled_from(["text", "number", "status"])):
+        case "text":
+            strings = texts.map(ast.String)
+            condition = draw(
+                st.one_of(
+                    st.builds(ast.Compare, st.just(TAG), st.sampled_from([Op.EQ, Op.NE]), strings),
+                    st.builds(ast.Like, st.just(TAG), strings, st.just(negated), st.booleans()),
+                    st.builds(
+                        ast.In, st.just(TAG), st.lists(strings, max_size=3).map(tuple), st.just(negated)
+                    ),
+                )
+            )
+            return condition, texts
+        case "number":
+            condition = draw(
+                st.one_of(
+                    st.builds(ast.Compare, st.just(METRIC), st.sampled_from(list(Op)), literals),
+                    st.builds(
+                        ast.In, st.just(METRIC), st.lists(literals, max_size=3).map(tuple), st.just(negated)
+                    ),
+                    st.builds(ast.Between, st.just(METRIC), literals, literals, st.just(negated)),
+                )
+            )
+            return condition, numbers
+    values = st.lists(named, max_size=3).map(tuple)
+    condition = draw(
+        st.one_of(
+            st.builds(ast.Compare, st.just(STATUS), st.sampled_from([Op.EQ, Op.NE]), named),
+            st.builds(ast.In, st.just(STATUS), values, st.just(negated)),
+        )
+    )
+    return condition, statuses
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), conditions(), st.sampled_from(["mlflow", "mlflow-3.17"]))
+def test_a_leaf_says_what_a_direct_reading_of_its_test_says(
+    data: st.DataObject, condition: tuple[ast.Expr, st.SearchStrategy[Any]], target: str
+) -> None:
+    tree, values = condition
+    query = compile_query(tree, target=target)
+    leaf = query.logic
+    assert isinstance(leaf, Leaf)
+    assert leaf.test is not None
+    assert leaf.passes is not None
+    test = leaf.test
+    row: list[Any] = [None] * (len(query.slots) + 1)
+    if leaf.mode == "any":  # MLflow 3.17: the rows of a metric, one of which must pass
+        many = data.draw(st.lists(values, max_size=3))
+        row[leaf.slot] = tuple(many)
+        assert query.predicate(row) == (any(_reading(test, v) for v in many) if many else None)
+    else:
+        value = data.draw(st.none() | values)
+        row[leaf.slot] = value
+        assert query.predicate(row) == (None if value is None else _reading(test, value))
+    value = data.draw(values)
+    assert leaf.passes(value) is _reading(test, value)
+    if test.bounds is not None:  # what a table runs over a column of numbers
+        bounded = all(compare(value, number) for compare, number in test.bounds)
+        assert (bounded != test.negated) is _reading(test, value)
+    # The data reads back as the code that makes it (NaN equals no NaN, so compare the text).
+    assert repr(eval(repr(leaf), vars(logic))) == repr(leaf)

@@ -46,14 +46,18 @@ from typing import Any, Literal, TypeVar
 
 from lmfilter import ast
 from lmfilter.api import tree_of
-from lmfilter.ast import Entity, Op, ValueType
+from lmfilter.ast import Entity, ValueType
 from lmfilter.logic import (
     AnyRow,
     Attr,
+    Between,
     ByTime,
+    Compare,
+    InSet,
     Junction,
     Latest,
     Leaf,
+    Like,
     Logic,
     MetricSlot,
     Mode,
@@ -64,6 +68,7 @@ from lmfilter.logic import (
     Slot,
     SortAttr,
     Tag,
+    Test,
     Values,
 )
 from lmfilter.printer import check_nesting
@@ -93,15 +98,6 @@ __all__ = [
 ]
 
 _NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*\Z")
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_COMPARE: dict[Op, Callable[[Any, Any], bool]] = {
-    Op.EQ: operator.eq,
-    Op.NE: operator.ne,
-    Op.LT: operator.lt,
-    Op.LE: operator.le,
-    Op.GT: operator.gt,
-    Op.GE: operator.ge,
-}
 
 
 class _Layout:
@@ -137,29 +133,15 @@ def _logic(node: ast.Expr, ctx: _Context) -> Logic:
         case ast.Not(item):
             return Negation(_logic(item, ctx))
         case ast.Compare(field, op, value):
-            literal = _literal(value)
-            numeric = isinstance(value, ast.Number)
-            return _leaf(
-                field,
-                ctx,
-                _comparison(op, literal),
-                numeric=numeric,
-                bounds=((_COMPARE[op], literal),) if numeric else None,
-            )
+            test = Compare(op.value, _literal(value))
+            return _leaf(field, ctx, test, numeric=isinstance(value, ast.Number))
         case ast.Like(field, pattern, negated, insensitive):
             assert isinstance(pattern, ast.String)
-            return _leaf(field, ctx, _like(pattern.value, negated, insensitive))
+            return _leaf(field, ctx, Like(pattern.value, insensitive, negated))
         case ast.In(field, values, negated):
-            members = frozenset(_literal(v) for v in values)
-            return _leaf(field, ctx, (lambda x: x not in members) if negated else members.__contains__)
+            return _leaf(field, ctx, InSet(tuple(_literal(v) for v in values), negated))
         case ast.Between(field, low, high, negated):
-            lo, hi = _literal(low), _literal(high)
-            bounds = ((operator.ge, lo), (operator.le, hi))
-            if negated:
-                return _leaf(
-                    field, ctx, lambda x: not lo <= x <= hi, numeric=True, bounds=bounds, negated=True
-                )
-            return _leaf(field, ctx, lambda x: lo <= x <= hi, numeric=True, bounds=bounds)
+            return _leaf(field, ctx, Between(_literal(low), _literal(high), negated), numeric=True)
         case ast.IsNull(field, negated):
             return _null_leaf(field, ctx, negated)
     raise ValueError(f"cannot evaluate {type(node).__name__}: check the tree first (lmfilter.parse)")
@@ -181,10 +163,10 @@ def _predicate(logic: Logic, late: frozenset[int]) -> Predicate:
         case Negation(item):
             inner = _predicate(item, late)
             return lambda row: None if (v := inner(row)) is None else not v
-        case Leaf(i, mode, test) if i in late:
-            return _leaf_predicate(mode, test, _late(i))
-        case Leaf(i, mode, test):
-            return _leaf_predicate(mode, test, operator.itemgetter(i))
+        case Leaf(i, mode) if i in late:
+            return _leaf_predicate(mode, logic.passes, _late(i))
+        case Leaf(i, mode):
+            return _leaf_predicate(mode, logic.passes, operator.itemgetter(i))
     raise AssertionError(f"unknown logic {logic!r}")
 
 
@@ -279,21 +261,6 @@ def _literal(value: ast.Value) -> Any:
     raise ValueError(f"cannot evaluate the unchecked value {value!r}: check the tree first (lmfilter.parse)")
 
 
-def _comparison(op: Op, literal: Any) -> Callable[[Any], bool]:
-    compare = _COMPARE[op]
-    return lambda x: compare(x, literal)
-
-
-def _like(pattern: str, negated: bool, insensitive: bool) -> Callable[[Any], bool]:
-    if insensitive:
-        pattern = pattern.translate(_ASCII_LOWER)
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    match = re.compile(regex, re.DOTALL).fullmatch
-    if insensitive:
-        return lambda x: (match(x.translate(_ASCII_LOWER)) is None) is negated
-    return lambda x: (match(x) is None) is negated
-
-
 def _field_slot(field: ast.Field, ctx: _Context, *, numeric: bool) -> Slot:
     match field.entity:
         case Entity.ATTRIBUTE:
@@ -310,11 +277,9 @@ def _field_slot(field: ast.Field, ctx: _Context, *, numeric: bool) -> Slot:
 def _leaf(
     field: ast.Field,
     ctx: _Context,
-    test: Callable[[Any], bool],
+    test: Test,
     *,
     numeric: bool = False,
-    bounds: tuple[tuple[Callable[[Any, Any], bool], Any], ...] | None = None,
-    negated: bool = False,
 ) -> Leaf:
     """A comparison on a field: unknown when the field has no value, else ``test`` of its value.
 
@@ -322,7 +287,7 @@ def _leaf(
     if field.type is ValueType.UNKNOWN:
         raise ValueError(f"cannot evaluate the unchecked field {field.key!r}: check the tree first")
     slot = _field_slot(field, ctx, numeric=numeric)
-    return Leaf(ctx.layout.index(slot), "any" if isinstance(slot, Values) else "value", test, bounds, negated)
+    return Leaf(ctx.layout.index(slot), "any" if isinstance(slot, Values) else "value", test)
 
 
 def _null_leaf(field: ast.Field, ctx: _Context, negated: bool) -> Leaf:

@@ -42,7 +42,7 @@ from typing import Any
 
 from lmfilter import ast
 from lmfilter.evaluate import Query, batches, collector_paused, compile_query, read_slot, sort_in_order
-from lmfilter.logic import Junction, Leaf, Logic, Negation, Slot, Values
+from lmfilter.logic import Junction, Leaf, Logic, Negation, Slot, Test, Values
 from lmfilter.records import Record
 from lmfilter.requests import Datasets, OrderByArg, max_results_of
 from lmfilter.schema import Target
@@ -163,11 +163,16 @@ class ModelTable:
                 return sum(self._cost(item, slots) for item in items)
             case Negation(item):
                 return self._cost(item, slots)
-            case Leaf(_, "value", _, bounds) if bounds is None and self._values(slots[logic.slot]) is None:
+            case Leaf(_, "value", test) if self._per_model(test, slots[logic.slot]):
                 return 10
             case Leaf(_, "any"):
                 return 2
         return 1
+
+    def _per_model(self, test: Test | None, slot: Slot) -> bool:
+        """Whether a value test runs model by model: it is no comparison with numbers, and the slot has too
+        many distinct values to test each."""
+        return test is not None and test.bounds is None and self._values(slot) is None
 
     def _leaf(self, leaf: Leaf, slot: Slot, where: Mask) -> Verdicts:
         present, everyone = self._present(slot), self._everyone
@@ -201,7 +206,7 @@ class ModelTable:
         for layer in layers:
             true |= self._passing(leaf, layer, where) & self._present(layer)
         if depth > _LAYERS:
-            test = leaf.test
+            test = leaf.passes
             assert test is not None
             rest = bytearray(self._size)
             for i in self._positions(where):
@@ -214,14 +219,16 @@ class ModelTable:
         """Where a value test holds, at least among ``where`` (and anything where the value is null: the
         caller masks it out)."""
         column = self._column(slot)
-        if leaf.bounds is not None:
+        assert leaf.test is not None  # a value leaf's
+        assert leaf.passes is not None
+        bounds = leaf.test.bounds
+        if bounds is not None:
             filled = self._numbers(slot)
             true = self._everyone
-            for compare, number in leaf.bounds:
+            for compare, number in bounds:
                 true &= _mask(map(compare, filled, repeat(number)))
-            return self._everyone ^ true if leaf.negated else true
-        test = leaf.test
-        assert test is not None
+            return self._everyone ^ true if leaf.test.negated else true
+        test = leaf.passes
         distinct = self._values(slot)
         if distinct is not None:
             verdict = {value: test(value) for value in distinct if value is not None}
