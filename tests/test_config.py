@@ -118,6 +118,9 @@ def test_lmfilter_config_says_what_is_in_force_and_where_it_came_from(
         ("native = 'yes'", "native must be a bool, not 'yes'"),
         ("exclude = 'legacy'", "exclude must be a list, not 'legacy'"),
         ("exclude = ['']", "exclude must be a list of patterns"),
+        ("exclude = ['../other']", "climbs out with '..'"),
+        ("exclude = ['src\\\\gen']", "patterns separate folders with '/'"),
+        ("[[tool.lmfilter.overrides]]\npaths = ['a/../../b']\nnative = true", "climbs out with '..'"),
         ("[[tool.lmfilter.overrides]]\ntarget = 'databricks'", "paths must be a list of patterns, not None"),
         (
             "[[tool.lmfilter.overrides]]\npaths = ['a']\nnatve = true",
@@ -137,6 +140,16 @@ def test_a_wrong_configuration_is_a_usage_error_naming_the_problem(
         assert (status, out) == (2, ""), command
         assert says in err, command
         assert "Traceback" not in err
+
+
+def test_config_and_isolated_together_are_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, "lint", "--isolated", "--config", "pyproject.toml")
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_config_file_named_and_hostile_files(

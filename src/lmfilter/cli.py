@@ -261,12 +261,13 @@ def _check_options(cmd: argparse.ArgumentParser) -> None:
 
 
 def _config_options(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument(
+    which = cmd.add_mutually_exclusive_group()  # one of them would be ignored
+    which.add_argument(
         "--config",
         metavar="FILE",
         help="read [tool.lmfilter] from this pyproject.toml (default: the nearest one that has it)",
     )
-    cmd.add_argument("--isolated", action="store_true", help="read no configuration file")
+    which.add_argument("--isolated", action="store_true", help="read no configuration file")
 
 
 def _configure(args: argparse.Namespace) -> Config:

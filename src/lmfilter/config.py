@@ -200,6 +200,8 @@ def read_layer(
             if not all(isinstance(p, str) and p for p in value):
                 problems.append(f"{origin}: exclude must be a list of patterns, not {value!r}")
                 continue
+            if any(_unreadable_pattern(p, f"{origin}: exclude", problems) for p in value):
+                continue
             value = tuple(value)
         if name == "overrides":
             value = tuple(_overrides(value, origin, problems))
@@ -212,6 +214,20 @@ def read_layer(
 def _unknown(origin: str, name: object, known: Iterable[str]) -> str:
     guess = did_you_mean(str(name), known)
     return f"{origin}: unknown setting {name!r}" + (f"; did you mean {guess!r}?" if guess else "")
+
+
+def _unreadable_pattern(pattern: str, where: str, problems: list[str]) -> bool:
+    """Whether a pattern would silently match nothing (and the problem said): one that climbs out of the
+    folder it is read from, or uses ``\\`` between folders."""
+    if "\\" in pattern:
+        problems.append(f"{where}: {pattern!r} uses '\\'; patterns separate folders with '/'")
+        return True
+    if ".." in pattern.split("/"):
+        problems.append(
+            f"{where}: {pattern!r} climbs out with '..'; patterns are read from the file's folder"
+        )
+        return True
+    return False
 
 
 def _kind(wanted: type) -> str:
@@ -237,6 +253,8 @@ def _overrides(tables: list[Any], origin: str, problems: list[str]) -> Iterable[
         paths = table.get("paths")
         if not (isinstance(paths, list) and paths and all(isinstance(p, str) and p for p in paths)):
             problems.append(f"{where}: paths must be a list of patterns, not {paths!r}")
+            continue
+        if any(_unreadable_pattern(p, f"{where}: paths", problems) for p in paths):
             continue
         target, native = table.get("target"), table.get("native")
         if target is not None and not (isinstance(target, str) and _known_target(target, where, problems)):
