@@ -202,3 +202,9 @@ def test_a_target_or_native_written_at_the_call_is_read(call: str, target: str, 
     code = f"import lmfilter\nF = 'a = 1'\nT = 'mlflow-3.17'\n{call}\n"
     (found,) = calls_in(ast.parse(code))
     assert (found.target, found.native) == (target, native)
+
+
+def test_a_receiver_made_for_a_target_held_by_a_name() -> None:
+    code = "import lmfilter\nT = 'databricks'\nlmfilter.Client('http://h', target=T).search_page('a = 1')\n"
+    (found,) = calls_in(ast.parse(code))
+    assert (found.target, found.native) == ("databricks", True)

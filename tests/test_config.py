@@ -371,3 +371,12 @@ def test_the_language_server_reads_the_pyproject_lint_reads(tmp_path: Path) -> N
         lint_config.root,
     )
     assert [o.paths for o in settings.overrides] == [("notebooks/**",), ("x/**",)]  # they add up
+
+
+def test_a_lmf_noqa_is_read_from_the_comment_that_ends_the_line() -> None:
+    # The codes of the trailing comment, not of a "# noqa" inside the string before it.
+    source = "nmae = '# noqa: LMF202' # noqa: LMF2\nnmae = '# noqa' # noqa: LMF3\n"
+    assert [(f.region.line, f.code) for f in lint_source(source, "lmf").findings] == [(2, "LMF202")]
+    # A line of a million blanks is read in one look for its comment (it once took quadratic time).
+    long = "nmae = 'x'" + " " * 1_000_000 + "# noqa: LMF202\n"
+    assert lint_source(long, "lmf").findings == ()

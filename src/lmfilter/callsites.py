@@ -457,10 +457,10 @@ class _Resolver:
             callee = self._value(node.func, scope)
             if isinstance(callee, _Ref):
                 if callee.name in CLASSES:
-                    return _Instance(CLASSES[callee.name], _keyword_text(node, "target"))
+                    return _Instance(CLASSES[callee.name], self._text(_argument(node, "target", None), scope))
                 if _canonical(callee.name) in FACTORIES:
                     cls, target = FACTORIES[_canonical(callee.name)]
-                    return _Instance(cls, target or _keyword_text(node, "target"))
+                    return _Instance(cls, target or self._text(_argument(node, "target", None), scope))
             return None
         if isinstance(node, pyast.Constant) and isinstance(node.value, str):
             return _Literal(node)
@@ -641,11 +641,6 @@ def _argument(node: pyast.Call, keyword: str, position: int | None) -> pyast.exp
     if any(isinstance(arg, pyast.Starred) for arg in node.args[: position + 1]):
         return None  # *args: where the filter lands is not known
     return node.args[position]
-
-
-def _keyword_text(node: pyast.Call, keyword: str) -> str | None:
-    value = _argument(node, keyword, None)
-    return value.value if isinstance(value, pyast.Constant) and isinstance(value.value, str) else None
 
 
 def _bool(value: pyast.expr | None) -> bool | None:

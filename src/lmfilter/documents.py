@@ -131,7 +131,7 @@ def utf16_column(line_text: str, column: int) -> int:
 # A noqa comment, bare or naming codes (``noqa: LMF301, LMF2``: a code or a prefix), as ruff writes it.
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?(?![\w:])", re.I)
 # On a .lmf line it must end the line: what follows a filter's ``#`` is the filter's otherwise.
-_LMF_NOQA = re.compile(r"\s+" + _NOQA.pattern + r"\s*\Z", re.I)
+_LMF_NOQA = re.compile(_NOQA.pattern + r"\s*\Z", re.I)
 
 Suppressed = dict[int, frozenset[str] | None]
 """The lines (0-based) that carry a ``# noqa`` comment: the codes it names, or ``None`` for all."""
@@ -148,9 +148,7 @@ def noqa_lines(source: str, kind: Kind) -> Suppressed:
     out: Suppressed = {}
     if kind == "lmf":
         for number, line in enumerate(split_lines(source)):
-            if _lmf_noqa(line) is not None:
-                match = _NOQA.search(line)
-                assert match is not None
+            if (match := _lmf_noqa(line)) is not None:
                 out[number] = _codes(match)
         return out
     if "noqa" not in source.lower():
@@ -169,14 +167,18 @@ def _codes(match: re.Match[str]) -> frozenset[str] | None:
     return frozenset(re.split(r"[\s,]+", codes.upper().strip())) if codes else None
 
 
-def _lmf_noqa(line: str) -> int | None:
-    """Where a trailing ``# noqa`` comment starts on a ``.lmf`` line, if it has one outside any quotes."""
-    match = _LMF_NOQA.search(line)
-    if match is None:
+def _lmf_noqa(line: str) -> re.Match[str] | None:
+    """The trailing ``# noqa`` comment of a ``.lmf`` line, after a blank and outside any quotes, if it has
+    one. It ends the line and holds no other ``#``, so only the line's last ``#`` can start it: one look,
+    however long the line."""
+    start = line.rfind("#")
+    if start <= 0 or not line[start - 1].isspace():
         return None
-    before = line[: match.start()]
+    match = _LMF_NOQA.match(line, start)
+    before = line[:start]
     # Outside a string or a backquoted key: every quote before it is closed.
-    return match.start() if before.count("'") % 2 == 0 and before.count("`") % 2 == 0 else None
+    quoted = before.count("'") % 2 or before.count("`") % 2
+    return match if match is not None and not quoted else None
 
 
 def suppressed(noqa: Suppressed, lines: Iterable[int], code: str) -> bool:
@@ -209,7 +211,7 @@ def lmf_filter(line: str) -> tuple[int, str] | None:
     """
     comment = _lmf_noqa(line)
     if comment is not None:
-        line = line[:comment]
+        line = line[: comment.start()]
     stripped = line.strip()
     if not stripped or stripped.startswith("#"):
         return None

@@ -360,10 +360,7 @@ def read_document(path: str) -> str:
         raise OSError(errno.EINVAL, "not a regular file", path)
     with open(path, "rb") as file:
         data = file.read()
-    encoding = "utf-8-sig"
-    if kind_of(path) == "python":
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
+    return _decoded(path, data)[1].replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _read_error(error: OSError | UnicodeDecodeError | SyntaxError) -> str:
