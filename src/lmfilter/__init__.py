@@ -8,6 +8,8 @@
 ['LMF306']
 """
 
+from typing import TYPE_CHECKING, Any
+
 from lmfilter.api import Filter, check, format, is_valid, parse  # noqa: A004 - format is the API's name
 from lmfilter.ast import (
     And,
@@ -42,6 +44,9 @@ from lmfilter.schema import TARGETS, Target, UnknownTargetError, get_target
 from lmfilter.status import ModelStatus
 from lmfilter.table import ModelTable
 from lmfilter.version import __version__ as __version__
+
+if TYPE_CHECKING:
+    from lmfilter.sql import ModelStore, StoreError, to_sql
 from lmfilter.wire import (
     DatasetFilter,
     KeyValue,
@@ -84,6 +89,7 @@ __all__ = [
     "Metric",
     "ModelFileError",
     "ModelStatus",
+    "ModelStore",
     "ModelTable",
     "Not",
     "Number",
@@ -101,6 +107,7 @@ __all__ = [
     "Span",
     "StatusValue",
     "Step",
+    "StoreError",
     "String",
     "Target",
     "UnknownTargetError",
@@ -117,4 +124,15 @@ __all__ = [
     "plan",
     "render",
     "select",
+    "to_sql",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The SQL back end (the ``sql`` extra), imported when first used: ``lmfilter.to_sql``,
+    ``lmfilter.ModelStore``, ``lmfilter.StoreError``."""
+    if name in ("to_sql", "ModelStore", "StoreError"):
+        from lmfilter import sql
+
+        return getattr(sql, name)
+    raise AttributeError(f"module 'lmfilter' has no attribute {name!r}")

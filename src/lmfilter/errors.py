@@ -6,7 +6,7 @@ them all and nothing else (a bug in lmfilter stays a bug). Those about a value t
 :class:`ValueError` s too, as they were before the family had a base:
 
 ==========================================  =============================================================
-error (all exported from ``lmfilter``)      raised when
+error (from ``lmfilter``)                   raised when
 ==========================================  =============================================================
 ``FilterError`` (ValueError)                a filter does not parse or check (``parse``, ``format``,
                                             ``select``, ``compile``, ``plan``, ...); ``diagnostics`` says why
@@ -17,6 +17,10 @@ error (all exported from ``lmfilter``)      raised when
 ``ModelFileError`` (ValueError)             a model file cannot be read (``iter_models``, ``lmfilter eval``)
 ``UnknownTargetError`` (ValueError)         a target name that is not in ``TARGETS``
 ``LoggedModelsError`` and its subclasses    a server call failed, or its answer cannot be read (``Client``)
+``StoreError`` (ValueError)                a model store cannot be opened, read or written (``ModelStore``,
+                                            ``lmfilter.sql``; needs the ``sql`` extra)
+``sql.TrackingDatabaseError`` and subclass  MLflow's tracking database cannot be read (``lmfilter.sql.
+                                            open_database``, ``lmfilter search --db``)
 ==========================================  =============================================================
 
 This module imports nothing of lmfilter, so every module can build on it.

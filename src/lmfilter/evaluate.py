@@ -48,6 +48,7 @@ from lmfilter import ast
 from lmfilter.api import tree_of
 from lmfilter.ast import Entity, ValueType
 from lmfilter.logic import (
+    NUMERIC_TEXT,
     AnyRow,
     Attr,
     Between,
@@ -97,7 +98,7 @@ __all__ = [
     "select",
 ]
 
-_NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*\Z")
+_NUMERIC_TEXT = re.compile(NUMERIC_TEXT)
 
 
 class _Layout:

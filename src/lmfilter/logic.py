@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from lmfilter.wire import MetricRow
 
 __all__ = [
+    "NUMERIC_TEXT",
     "OPERATORS",
     "AnyRow",
     "Attr",
@@ -135,9 +136,20 @@ class Param:
 @dataclass(frozen=True, slots=True)
 class ParamNumber:
     """A param's text read as a number (for a comparison with a number); ``None`` when the param is missing
-    or its text is not a number."""
+    or its text is not a number (see :data:`NUMERIC_TEXT`)."""
 
     key: str
+
+
+NUMERIC_TEXT = r"^[ \t\n\r\f\v]*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\r\f\v]*$"
+"""The param texts a comparison with a number reads as numbers (``params.depth > 5``): a decimal number
+in ASCII, with ASCII whitespace around it, read as Python's ``float`` reads it (``1e400`` is infinity). It is
+one regular expression that Python, DuckDB, SQLite, PostgreSQL and Spark read alike, so every executor reads
+the same texts as numbers.
+
+>>> [bool(re.match(NUMERIC_TEXT, text)) for text in (" -1.5e3 ", "1.", ".5", "1e", "nan", "\u0663", "0x1")]
+[True, True, True, False, False, False, False]
+"""
 
 
 @dataclass(frozen=True, slots=True)

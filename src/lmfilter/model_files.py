@@ -133,6 +133,8 @@ class ModelFile:
             return cls(Path(name).open("rb"), name, owned=True)
         except OSError as error:
             raise ModelFileError(name, f"cannot read it: {error.strerror or error}") from None
+        except ValueError:  # a NUL in the path: no file can have that name
+            raise ModelFileError(repr(name), "cannot read it: a path holds no NUL character") from None
 
     def close(self) -> None:
         """Close the file if :meth:`open` opened it (never standard input or a stream passed in)."""

@@ -69,7 +69,7 @@ class PagingError(MalformedAnswerError):
     or time than :class:`lmfilter.planner.PageLimits` allow."""
 
 
-_ENUM_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,99}")
+ENUM_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,99}")  # an enum value's name (shared with the SQL store's loader)
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -83,7 +83,7 @@ def parse_status(value: Any) -> ModelStatus:
     """
     if isinstance(value, ModelStatus):
         return value
-    if isinstance(value, str) and _ENUM_NAME.fullmatch(value):
+    if isinstance(value, str) and ENUM_NAME.fullmatch(value):
         return ModelStatus.unknown(value)
     if isinstance(value, int) and not isinstance(value, bool) and INT32_MIN <= value <= INT32_MAX:
         return ModelStatus.unknown(value)
@@ -146,8 +146,9 @@ LARGEST = 1.7976931348623157e308
 # ---- the scalar forms of the wire (SPEC §1): what a field accepts, for every reader of records ---------
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-_INTEGER_TEXT = re.compile(r"-?[0-9]{1,19}")
-_NUMBER_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# An int64 and a double written as text, as the wire accepts them (shared with the SQL store's loader).
+INTEGER_TEXT = re.compile(r"-?[0-9]{1,19}")
+NUMBER_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -158,7 +159,7 @@ def int64(value: Any) -> int:
     (5, -5, 5)
     """
     whole = isinstance(value, float) and value.is_integer() and abs(value) <= 2.0**63
-    if whole or (isinstance(value, str) and _INTEGER_TEXT.fullmatch(value)):
+    if whole or (isinstance(value, str) and INTEGER_TEXT.fullmatch(value)):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("expected an integer (a number or its decimal text)")
@@ -175,7 +176,7 @@ def double(value: Any) -> float:
     (1.0, 25.0, -inf)
     """
     value = named_float(value)
-    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
+    if isinstance(value, str) and NUMBER_TEXT.fullmatch(value):
         value = float(value)
         if math.isinf(value):
             raise ValueError("out of the range of a double")

@@ -1,0 +1,517 @@
+"""Any filter as one SQL ``SELECT`` of model ids over MLflow's own tables, in exactly the server's order.
+
+:func:`to_sql` compiles a filter, ``datasets`` and ``order_by`` with :func:`lmfilter.compile_query` into the
+typed logic of :mod:`lmfilter.logic` (the same nodes the row and column executors run, so the three cannot
+drift), and renders that logic as SQL expressions through sqlglot, which writes each dialect:
+
+- each *slot* of the logic becomes a value: an attribute is a column of ``logged_models``; a param, a tag or a
+  metric's latest value is a ``LEFT JOIN`` of one row per model (none when the model has no such value, so the
+  value is NULL, which is unknown in SQL's three-valued logic as it is in lmfilter's); MLflow 3.17's "any
+  passing row" comparisons are one aggregate per comparison over the metric's passing rows;
+- each *leaf* becomes a condition on its value, from its test (:class:`~lmfilter.logic.Compare`,
+  :class:`~lmfilter.logic.Like`, :class:`~lmfilter.logic.InSet`, :class:`~lmfilter.logic.Between`), written so
+  that every dialect means what lmfilter means: LIKE case-sensitive with no escape character, ILIKE folding
+  the 26 ASCII letters only, text compared by code point, NaN and infinite literals as Python compares them;
+- AND, OR and NOT are SQL's own, which is Kleene's logic, as lmfilter's is.
+
+User text only ever reaches the SQL as literals that sqlglot quotes for the dialect; identifiers are
+lmfilter's own.
+
+>>> print(to_sql("params.alpha = '0.1' OR metrics.acc > 0.9", dialect="sqlite", experiment_ids=["1"]))
+... # doctest: +NORMALIZE_WHITESPACE
+SELECT m.model_id FROM logged_models AS m
+LEFT JOIN (SELECT model_id, param_value AS v FROM logged_model_params WHERE param_key = 'alpha') AS s0
+  ON s0.model_id = m.model_id
+LEFT JOIN (SELECT model_id, v FROM (SELECT model_id, COALESCE(metric_value, 0) AS v, ROW_NUMBER() OVER
+  (PARTITION BY model_id ORDER BY metric_step DESC, metric_timestamp_ms DESC, COALESCE(metric_value, 0) DESC)
+  AS r FROM logged_model_metrics WHERE metric_name = 'acc') AS w WHERE r = 1) AS s1
+  ON s1.model_id = m.model_id
+WHERE m.lifecycle_stage <> 'deleted' AND m.experiment_id IN (1) AND (s0.v = '0.1' OR s1.v > 0.9)
+ORDER BY COALESCE(m.creation_timestamp_ms, 0) DESC, m.model_id ASC NULLS LAST
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple, get_args
+
+from sqlglot import exp
+
+from lmfilter import ast
+from lmfilter.evaluate import compile_query
+from lmfilter.logic import (
+    NUMERIC_TEXT,
+    AnyRow,
+    Attr,
+    Between,
+    ByTime,
+    Compare,
+    InSet,
+    Junction,
+    Latest,
+    Leaf,
+    Like,
+    Logic,
+    Negation,
+    Param,
+    ParamNumber,
+    RowFilter,
+    Scalar,
+    Slot,
+    SortAttr,
+    Tag,
+    Values,
+)
+from lmfilter.requests import Datasets, OrderByArg, RequestError, max_results_of
+from lmfilter.schema import ATTRIBUTES, Target
+from lmfilter.status import ModelStatus
+
+__all__ = ["DIALECTS", "Dialect", "select_statement", "to_sql"]
+
+Dialect = Literal["duckdb", "sqlite", "postgres", "spark", "databricks"]
+"""The SQL dialects :func:`to_sql` writes (sqlglot's names)."""
+
+DIALECTS: tuple[Dialect, ...] = get_args(Dialect)
+
+_WHITESPACE = " \t\n\r\f\v"
+_UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+_ASCII_LOWER = str.maketrans(_UPPER, _LOWER)
+
+_MODELS, _PARAMS, _TAGS = "logged_models", "logged_model_params", "logged_model_tags"
+_METRICS = "logged_model_metrics"
+_ZERO = {"string": exp.Literal.string(""), "number": exp.Literal.number(0), "status": exp.Literal.number(0)}
+# attribute -> its column; the zero an attribute the server always has reads as when the store holds NULL
+_COLUMNS = {attr.name: attr.mlflow_column for attr in ATTRIBUTES}
+_COLUMNS["artifact_location"] = "artifact_location"
+_NOT_NULLABLE = {
+    attr.name: _ZERO[attr.type.value] for attr in ATTRIBUTES if not attr.nullable and attr.name != "model_id"
+}
+
+
+def to_sql(
+    filter: str | ast.Expr | None = None,  # noqa: A002 - the API's word
+    *,
+    datasets: Datasets = None,
+    order_by: OrderByArg = None,
+    target: str | Target = "mlflow",
+    dialect: str = "duckdb",
+    experiment_ids: Iterable[str | int] | str | int | None = None,
+    max_results: int | None = None,
+) -> str:
+    """One SQL ``SELECT`` of ``model_id`` over MLflow's tables: what a search returns, in its order.
+
+    Takes what :func:`lmfilter.select` takes (any filter lmfilter parses: OR, NOT, IS NULL, BETWEEN, numeric
+    params; ``datasets``; ``order_by``; the ``target`` whose semantics to follow) and runs on MLflow's
+    tracking database (``sqlite``, ``postgres``), on lmfilter's DuckDB store (``duckdb``), or on Spark tables
+    of that layout (``spark``, ``databricks``). Deleted models are left out; ``experiment_ids`` keeps the
+    models of those experiments (all with ``None``); ``max_results`` the first so many (all with ``None``).
+
+    On ``sqlite``, a comparison of a param with a number uses ``REGEXP``, which SQLite leaves to the
+    connection to define (:func:`lmfilter.sql.mlflow_db.open_database` does).
+
+    Raises :class:`~lmfilter.FilterError` for a bad filter and :class:`~lmfilter.RequestError` for a bad
+    argument.
+
+    >>> print(to_sql("tags.team = 'it''s' AND name ILIKE 'm%'", dialect="postgres", max_results=10))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    SELECT m.model_id FROM logged_models AS m
+    LEFT JOIN (SELECT model_id, tag_value AS v FROM logged_model_tags WHERE tag_key = 'team') AS s0
+      ON s0.model_id = m.model_id
+    WHERE m.lifecycle_stage <> 'deleted' AND (s0.v = 'it''s'
+      AND TRANSLATE(COALESCE(m.name, ''), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
+      LIKE 'm%')
+    ORDER BY COALESCE(m.creation_timestamp_ms, 0) DESC NULLS LAST, m.model_id COLLATE "C" ASC
+    LIMIT 10
+    """
+    shape, checked, ids, limit = _arguments(
+        filter, datasets, order_by, target, dialect, experiment_ids, max_results
+    )
+    return _rendered(shape, checked, ids, limit)
+
+
+def select_statement(
+    filter: str | ast.Expr | None = None,  # noqa: A002 - the API's word
+    *,
+    datasets: Datasets = None,
+    order_by: OrderByArg = None,
+    target: str | Target = "mlflow",
+    dialect: str = "duckdb",
+    experiment_ids: Iterable[str | int] | str | int | None = None,
+    max_results: int | None = None,
+) -> exp.Select:
+    """:func:`to_sql`'s statement as a sqlglot expression (to change, or render in another way)."""
+    shape, checked, ids, limit = _arguments(
+        filter, datasets, order_by, target, dialect, experiment_ids, max_results
+    )
+    return _Compiler(shape, checked).statement(ids, limit)
+
+
+class _Shape(NamedTuple):
+    """What the SQL is made of: a compiled query's slots, logic and order (values, so a cache key)."""
+
+    slots: tuple[Slot, ...]
+    logic: Logic
+    order: tuple[tuple[int, bool], ...]
+
+
+def _arguments(
+    filter: str | ast.Expr | None,  # noqa: A002 - the API's word
+    datasets: Datasets,
+    order_by: OrderByArg,
+    target: str | Target,
+    dialect: str,
+    experiment_ids: Iterable[str | int] | str | int | None,
+    max_results: int | None,
+) -> tuple[_Shape, Dialect, tuple[int, ...] | None, int | None]:
+    """The arguments of :func:`to_sql`, checked: the query's shape, the dialect, the ids and the limit."""
+    if dialect not in DIALECTS:
+        known = ", ".join(DIALECTS)
+        raise RequestError("dialect", f"{dialect!r} is not one lmfilter writes; use one of {known}")
+    query = compile_query(filter, datasets=datasets, order_by=order_by, target=target)
+    limit = max_results_of(max_results, least=0)
+    if isinstance(experiment_ids, str | int):
+        experiment_ids = [experiment_ids]  # one id alone is one id, as everywhere in the API
+    ids = None if experiment_ids is None else tuple(_experiment_id(i) for i in experiment_ids)
+    return _Shape(query.slots, query.logic, query.order), dialect, ids, limit
+
+
+@functools.lru_cache(maxsize=256)
+def _rendered(shape: _Shape, dialect: Dialect, ids: tuple[int, ...] | None, limit: int | None) -> str:
+    """The SQL text of a statement, kept: sqlglot takes milliseconds to build and write one, as long as a
+    search of a loaded store takes."""
+    return _Compiler(shape, dialect).statement(ids, limit).sql(dialect=dialect)
+
+
+def _experiment_id(value: str | int) -> int:
+    """An experiment id as MLflow's INTEGER column holds it."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise RequestError("experiment_ids", f"expected ids (texts or integers), not {type(value).__name__}")
+    if isinstance(value, str) and not re.fullmatch(r"[+-]?[0-9]{1,40}", value):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise RequestError("experiment_ids", f"{shown!r} is not an experiment id (MLflow's ids are integers)")
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise RequestError("experiment_ids", f"{value!r} is past the range of MLflow's experiment ids")
+    return number
+
+
+# ---- the compiler ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Compiler:
+    """Renders one compiled query: a value per slot (with the joins that bring it), a condition per leaf."""
+
+    query: _Shape
+    dialect: Dialect
+    joins: list[exp.Expr] = field(default_factory=list)
+    values: dict[int, exp.Expr] = field(default_factory=dict)
+    # MLflow 3.17's "some passing row satisfies it": per Values slot, the leaves that test its rows.
+    hits: dict[int, list[Leaf]] = field(default_factory=dict)
+
+    def statement(self, experiment_ids: Sequence[int] | None, limit: int | None) -> exp.Select:
+        for leaf in _leaves(self.query.logic):
+            if leaf.mode == "any":
+                self.hits.setdefault(leaf.slot, []).append(leaf)
+        for i, slot in enumerate(self.query.slots):
+            self.values[i] = self._slot(i, slot)
+        where: list[exp.Expr] = [exp.column("lifecycle_stage", "m").neq(exp.Literal.string("deleted"))]
+        if experiment_ids is not None:
+            ids = [exp.Literal.number(i) for i in dict.fromkeys(experiment_ids)]
+            where.append(exp.column("experiment_id", "m").isin(*ids) if ids else exp.false())
+        condition = self._logic(self.query.logic)
+        if condition != exp.true():
+            where.append(_paren(condition))
+        select = exp.select(exp.column("model_id", "m")).from_(exp.to_table(_MODELS).as_("m"))
+        for join in self.joins:
+            select = select.join(join, join_type="left")
+        select = select.where(exp.and_(*where))
+        order = [
+            exp.Ordered(this=self._sortable(i), desc=not ascending, nulls_first=False)
+            for i, ascending in self.query.order
+        ]
+        select = select.order_by(*order)
+        if limit is not None:
+            select = select.limit(limit)
+        return select
+
+    # ---- slots ----
+
+    def _slot(self, i: int, slot: Slot) -> exp.Expr:
+        """The slot's value, adding the join that brings it."""
+        alias = f"s{i}"
+        match slot:
+            case Attr(name) | SortAttr(name):
+                return self._attribute(name, sort=isinstance(slot, SortAttr))
+            case Param(key):
+                self._join(alias, _pairs(_PARAMS, "param", key, exp.column("param_value")))
+            case ParamNumber(key):
+                self._join(alias, _pairs(_PARAMS, "param", key, self._number(exp.column("param_value"))))
+            case Tag(key):
+                self._join(alias, _pairs(_TAGS, "tag", key, exp.column("tag_value")))
+            case Latest(key, rows):
+                self._join(alias, _latest(key, rows, _BY_STEP))
+            case ByTime(key, rows):
+                self._join(alias, _latest(key, rows, _BY_TIME))
+            case Values(key, rows):
+                hits = [
+                    exp.Max(this=_when(self._test(leaf, _METRIC_VALUE), 1, 0)).as_(f"h{j}")
+                    for j, leaf in enumerate(self.hits.get(i, ()))
+                ]
+                passing = _where(exp.column("metric_name").eq(exp.Literal.string(key)), *_rows(rows))
+                query = exp.select("model_id", *hits).from_(_METRICS).where(passing).group_by("model_id")
+                self._join(alias, query)
+            case AnyRow(rows):
+                some = exp.select("model_id").distinct().from_(_METRICS).where(_where(*_rows(rows)))
+                self._join(alias, some)
+        return exp.column("v", alias)
+
+    def _join(self, alias: str, query: exp.Select) -> None:
+        on = exp.column("model_id", alias).eq(exp.column("model_id", "m"))
+        self.joins.append(exp.Join(this=query.subquery(alias), on=on))
+
+    def _attribute(self, name: str, *, sort: bool) -> exp.Expr:
+        column: exp.Expr = exp.column(_COLUMNS[name], "m")
+        if name == "experiment_id":
+            # An INTEGER column: sorted by its number as the server sorts it, compared as the API's text.
+            return column if sort else exp.cast(column, exp.DataType.build("text"))
+        zero = _NOT_NULLABLE.get(name)
+        return column if zero is None else exp.Coalesce(this=column, expressions=[zero.copy()])
+
+    def _number(self, text: exp.Expr) -> exp.Expr:
+        """A param's text as a number, where it is one (else NULL)."""
+        trimmed = exp.Trim(this=text.copy(), expression=exp.Literal.string(_WHITESPACE))
+        number = exp.cast(trimmed, exp.DataType.build("double"))
+        matches = exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(NUMERIC_TEXT))
+        return exp.Case(ifs=[exp.If(this=matches, true=number)])
+
+    def _sortable(self, i: int) -> exp.Expr:
+        value = self.values[i]
+        if self.dialect == "postgres" and isinstance(self.query.slots[i], Attr | SortAttr | Param | Tag):
+            return _by_code_point(value, self.query.slots[i])
+        return value
+
+    # ---- the logic ----
+
+    def _logic(self, logic: Logic) -> exp.Expr:
+        match logic:
+            case Junction(kind, items):
+                parts = [_paren(self._logic(item)) for item in items if item != _EVERY_MODEL]
+                if not parts:  # AND of nothing holds, OR of nothing does not
+                    return exp.Boolean(this=kind == "all")
+                return exp.and_(*parts) if kind == "all" else exp.or_(*parts)
+            case Negation(item):
+                return exp.Not(this=_paren(self._logic(item)))
+            case Leaf(i, mode):
+                return self._leaf(logic, i, mode)
+        raise AssertionError(f"unknown logic {logic!r}")
+
+    def _leaf(self, leaf: Leaf, i: int, mode: str) -> exp.Expr:
+        value = self.values[i]
+        match mode:
+            case "value":
+                return self._test(leaf, value)
+            case "any":
+                j = self.hits[i].index(leaf)
+                return exp.column(f"h{j}", f"s{i}").eq(exp.Literal.number(1))
+            case "null":
+                return value.is_(exp.null())
+            case "not_null":
+                return exp.Not(this=value.is_(exp.null()))
+            case "empty" | "flag" | "not_empty":
+                present = exp.Not(this=exp.column("model_id", f"s{i}").is_(exp.null()))
+                return exp.Not(this=_paren(present)) if mode == "empty" else present
+        raise AssertionError(f"unknown leaf mode {mode!r}")
+
+    def _test(self, leaf: Leaf, value: exp.Expr) -> exp.Expr:
+        """The leaf's test of ``value``: NULL (unknown) when the value is NULL, as SQL's operators give."""
+        value = value.copy()
+        slot = self.query.slots[leaf.slot] if leaf.slot < len(self.query.slots) else None
+        match leaf.test:
+            case Compare(op, literal):
+                if isinstance(literal, float) and math.isnan(literal):
+                    return _constant(value, op == "!=")  # Python: NaN equals nothing, is unequal to all
+                if isinstance(literal, ModelStatus) and not literal.known:
+                    return _constant(value, op == "!=")  # the store holds numbers: none is this name
+                if isinstance(literal, str) and self.dialect == "postgres" and op not in ("=", "!="):
+                    value = _by_code_point(value, slot)
+                return _COMPARISONS[op](this=value, expression=self._literal(literal))
+            case Like(pattern, insensitive, negated):
+                condition = self._like(value, pattern, insensitive)
+                return exp.Not(this=_paren(condition)) if negated else condition
+            case InSet(values, negated):
+                members = [v for v in dict.fromkeys(values) if not _never_equal(v)]
+                if not members:
+                    return _constant(value, negated)
+                condition = value.isin(*(self._literal(v) for v in members))
+                return exp.Not(this=_paren(condition)) if negated else condition
+            case Between(low, high, negated):
+                if math.isnan(low) or math.isnan(high):
+                    return _constant(value, negated)
+                condition = exp.Between(this=value, low=self._literal(low), high=self._literal(high))
+                return exp.Not(this=_paren(condition)) if negated else condition
+        raise AssertionError(f"unknown test {leaf.test!r}")
+
+    def _literal(self, literal: Scalar) -> exp.Expr:
+        if isinstance(literal, ModelStatus):
+            return exp.Literal.number(literal.number)
+        if isinstance(literal, str):
+            return exp.Literal.string(literal)
+        if math.isinf(literal):
+            return self._infinity(negative=literal < 0)
+        return exp.Literal.number(repr(literal))
+
+    def _infinity(self, *, negative: bool) -> exp.Expr:
+        if self.dialect == "sqlite":  # SQLite reads an overflowing literal as infinity, casts no text to it
+            return exp.Literal.number("-9e999" if negative else "9e999")
+        text = {"duckdb": "inf", "postgres": "Infinity"}.get(self.dialect, "Infinity")
+        return exp.cast(exp.Literal.string(("-" if negative else "") + text), exp.DataType.build("double"))
+
+    def _like(self, value: exp.Expr, pattern: str, insensitive: bool) -> exp.Expr:
+        """``value LIKE pattern`` as lmfilter means it: whole text, case-sensitive, ``%`` and ``_`` always
+        wildcards and nothing an escape; ILIKE folds the 26 ASCII letters of both sides, nothing else."""
+        if insensitive:
+            pattern = pattern.translate(_ASCII_LOWER)
+            if self.dialect == "sqlite":
+                value = exp.Lower(this=value)  # SQLite's own lower() folds ASCII letters only
+            else:
+                value = exp.func("translate", value, exp.Literal.string(_UPPER), exp.Literal.string(_LOWER))
+        match self.dialect:
+            case "sqlite":  # SQLite's LIKE ignores ASCII case: GLOB is its case-sensitive match
+                return exp.Glob(this=value, expression=exp.Literal.string(_glob(pattern)))
+            case "duckdb":  # DuckDB's LIKE has no escape character unless one is named
+                return exp.Like(this=value, expression=exp.Literal.string(pattern))
+        # PostgreSQL and Spark escape with a backslash by default: one in the pattern is doubled
+        return exp.Like(this=value, expression=exp.Literal.string(pattern.replace("\\", "\\\\")))
+
+
+# ---- pieces ---------------------------------------------------------------------------------------
+
+_COMPARISONS: dict[str, type[exp.Binary]] = {
+    "=": exp.EQ,
+    "!=": exp.NEQ,
+    "<": exp.LT,
+    "<=": exp.LTE,
+    ">": exp.GT,
+    ">=": exp.GTE,
+}
+_EVERY_MODEL = Junction("all", ())  # an empty filter
+# How a metric's rows rank for its one value: MLflow 3.18's latest by (step, timestamp, value), and MLflow
+# 3.17's sort value, the latest by timestamp, then step, then the lowest run id.
+_METRIC_VALUE = exp.Coalesce(this=exp.column("metric_value"), expressions=[exp.Literal.number(0)])
+_BY_STEP = (
+    exp.Ordered(this=exp.column("metric_step"), desc=True),
+    exp.Ordered(this=exp.column("metric_timestamp_ms"), desc=True),
+    exp.Ordered(this=_METRIC_VALUE, desc=True),
+)
+_BY_TIME = (
+    exp.Ordered(this=exp.column("metric_timestamp_ms"), desc=True),
+    exp.Ordered(this=exp.column("metric_step"), desc=True),
+    exp.Ordered(
+        this=exp.Coalesce(this=exp.column("run_id"), expressions=[exp.Literal.string("")]), desc=False
+    ),
+)
+
+
+def _leaves(logic: Logic) -> Iterable[Leaf]:
+    stack = [logic]
+    while stack:
+        match stack.pop():
+            case Junction(_, items):
+                stack.extend(reversed(items))
+            case Negation(item):
+                stack.append(item)
+            case Leaf() as leaf:
+                yield leaf
+
+
+def _paren(expression: exp.Expr) -> exp.Expr:
+    return exp.Paren(this=expression) if isinstance(expression, exp.Connector | exp.Not) else expression
+
+
+def _where(*conditions: exp.Expr) -> exp.Expr | None:
+    return exp.and_(*conditions) if conditions else None
+
+
+def _pairs(table: str, kind: str, key: str, value: exp.Expr) -> exp.Select:
+    """One row per model holding ``key`` (a param or tag table's primary key is the model and the key)."""
+    return (
+        exp.select("model_id", value.as_("v"))
+        .from_(table)
+        .where(exp.column(f"{kind}_key").eq(exp.Literal.string(key)))
+    )
+
+
+def _rows(rows: RowFilter) -> list[exp.Expr]:
+    """The conditions a metric row passes ``rows`` by."""
+    conditions: list[exp.Expr] = []
+    if rows.name is not None:
+        conditions.append(exp.column("dataset_name").eq(exp.Literal.string(rows.name)))
+    if rows.digest is not None:
+        conditions.append(exp.column("dataset_digest").eq(exp.Literal.string(rows.digest)))
+    if rows.datasets is not None:
+        entries = [
+            exp.and_(
+                exp.column("dataset_name").eq(exp.Literal.string(name)),
+                *([] if digest is None else [exp.column("dataset_digest").eq(exp.Literal.string(digest))]),
+            )
+            for name, digest in dict.fromkeys(rows.datasets)
+        ]
+        conditions.append(_paren(exp.or_(*entries)) if entries else exp.false())
+    return conditions
+
+
+def _latest(key: str, rows: RowFilter, rank: tuple[exp.Ordered, ...]) -> exp.Select:
+    """The value of the first of a metric's passing rows by ``rank``, one row per model."""
+    window = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[exp.column("model_id")],
+        order=exp.Order(expressions=[item.copy() for item in rank]),
+    )
+    passing = _where(exp.column("metric_name").eq(exp.Literal.string(key)), *_rows(rows))
+    ranked = (
+        exp.select("model_id", _METRIC_VALUE.copy().as_("v"), window.as_("r")).from_(_METRICS).where(passing)
+    )
+    return exp.select("model_id", "v").from_(ranked.subquery("w")).where(exp.column("r").eq(1))
+
+
+def _when(condition: exp.Expr, then: int, otherwise: int) -> exp.Expr:
+    return exp.Case(
+        ifs=[exp.If(this=condition, true=exp.Literal.number(then))], default=exp.Literal.number(otherwise)
+    )
+
+
+def _constant(value: exp.Expr, verdict: bool) -> exp.Expr:
+    """A test whose verdict on any value that is there is known: unknown where the value is NULL."""
+    unknown = exp.If(this=value.is_(exp.null()), true=exp.null())
+    return exp.Case(ifs=[unknown], default=exp.Boolean(this=verdict))
+
+
+def _never_equal(value: Scalar) -> bool:
+    """A member of an IN list no stored value equals: NaN, or a status the store cannot hold."""
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, ModelStatus) and not value.known
+
+
+def _by_code_point(value: exp.Expr, slot: Slot | None) -> exp.Expr:
+    """Text compared and sorted by code point on PostgreSQL (its default collation follows the locale)."""
+    if isinstance(slot, Attr | SortAttr) and _text_attribute(slot.name):
+        return exp.Collate(this=value, expression=exp.Identifier(this="C", quoted=True))
+    if isinstance(slot, Param | Tag):
+        return exp.Collate(this=value, expression=exp.Identifier(this="C", quoted=True))
+    return value
+
+
+def _text_attribute(name: str) -> bool:
+    return name not in ("status", "creation_timestamp", "last_updated_timestamp", "experiment_id")
+
+
+def _glob(pattern: str) -> str:
+    """A LIKE pattern as a SQLite GLOB: ``%`` is ``*``, ``_`` is ``?``, and GLOB's own wildcards literal."""
+    special = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
+    return "".join(special.get(c, c) for c in pattern)

@@ -1,0 +1,299 @@
+"""A model store on DuckDB: logged models kept in MLflow's own four tables, searched with :func:`to_sql`.
+
+A :class:`ModelStore` is a cache of logged models that a search reads as SQL: ``add`` loads models (a
+JSON or JSON-lines file goes through DuckDB's own JSON reader, with no Python object per model), ``select``
+returns what :func:`lmfilter.select` would return over the same models, in the same order, and ``count``
+counts them. The tables are MLflow's (``logged_models``, ``logged_model_params``, ``logged_model_tags``,
+``logged_model_metrics``: see the README), so ``to_parquet`` writes files any SQL engine reads with the same
+statements.
+
+>>> store = ModelStore()
+>>> store.add([
+...     {"info": {"model_id": "m-1", "name": "a", "creation_timestamp_ms": 1},
+...      "data": {"params": [{"key": "alpha", "value": "0.1"}],
+...               "metrics": [{"key": "acc", "value": 0.95, "step": 1}]}},
+...     {"info": {"model_id": "m-2", "name": "b", "creation_timestamp_ms": 2},
+...      "data": {"params": [{"key": "alpha", "value": "0.5"}]}},
+... ])
+2
+>>> [m.model_id for m in store.select("params.alpha < 0.3 OR metrics.acc IS NULL")]
+['m-2', 'm-1']
+>>> store.count("metrics.acc > 0.9"), store.ids(order_by=[{"field_name": "name"}])
+(1, ['m-1', 'm-2'])
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import duckdb
+from sqlglot import exp
+
+from lmfilter import ast
+from lmfilter.errors import LmfilterError
+from lmfilter.requests import Datasets, OrderByArg
+from lmfilter.schema import Target
+from lmfilter.sql import tables
+from lmfilter.sql.compile import select_statement, to_sql
+from lmfilter.wire import LoggedModel
+
+__all__ = ["ModelStore", "StoreError"]
+
+_OPEN: set[Path] = set()  # the store files this process has open
+_OPEN_LOCK = threading.Lock()
+
+
+class StoreError(LmfilterError, ValueError):
+    """A model store that cannot be opened, read or written: which one and why."""
+
+
+class ModelStore:
+    """Logged models in DuckDB, in MLflow's tables: ``path=None`` keeps them in memory, else in that database
+    file (made when missing).
+
+    A store file is open in one place at a time: a second :class:`ModelStore` on it, in this process or
+    another, raises :class:`StoreError` (DuckDB locks the file against other processes). ``read_only``
+    opens an existing file for searching only. Close the store (or use it in a ``with`` block) to let
+    others open it.
+
+    >>> from lmfilter import ModelStore
+    >>> with ModelStore() as store:
+    ...     store.add([
+    ...         {"info": {"model_id": "m-1", "experiment_id": "1", "name": "a"},
+    ...          "data": {"params": [{"key": "alpha", "value": "0.1"}]}},
+    ...         {"info": {"model_id": "m-2", "experiment_id": "1", "name": "b", "model_type": "agent"}},
+    ...     ])
+    ...     [m.model_id for m in store.select("params.alpha < 0.3 OR model_type IS NULL")]
+    ...     store.count("model_type = 'agent'")
+    2
+    ['m-1']
+    1
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
+        self.path = None if path is None else Path(path)
+        self._claimed: Path | None = None
+        if self.path is None:
+            if read_only:
+                raise StoreError("a store in memory cannot be read-only: give the path of a store file")
+            self._con = duckdb.connect(":memory:")
+        else:
+            self._claimed = _claim(self.path)
+            try:
+                self._con = _connect(self.path, read_only=read_only)
+            except BaseException:
+                _release(self._claimed)
+                raise
+        self.read_only = read_only
+        try:
+            if not read_only:
+                tables.create_tables(self._con)
+            _check_tables(self._con, self._where())
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_parquet(cls, directory: str | os.PathLike[str]) -> ModelStore:
+        """A read-only store over the Parquet files of :meth:`to_parquet` (read where they are)."""
+        folder = Path(directory)
+        store = cls.__new__(cls)
+        store.path, store._claimed, store.read_only = folder, None, True
+        store._con = duckdb.connect(":memory:")
+        try:
+            for name in tables.TABLES:
+                file = folder / f"{name}.parquet"
+                if not file.is_file():
+                    raise StoreError(f"{folder}: no {file.name}: not written by ModelStore.to_parquet")
+                source = exp.func("read_parquet", exp.Literal.string(str(file)))
+                store._con.execute(f"CREATE VIEW {name} AS SELECT * FROM {source.sql('duckdb')}")
+            _check_tables(store._con, str(folder))
+        except duckdb.Error as error:
+            store.close()
+            raise StoreError(f"{folder}: cannot read its Parquet files: {_first_line(error)}") from None
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    # ---- writing ----
+
+    def add(self, models: Iterable[LoggedModel | Mapping[str, Any]] | str | os.PathLike[str]) -> int:
+        """Add models, replacing any model already there with the same id; return how many were added.
+
+        ``models`` is an iterable of :class:`~lmfilter.LoggedModel` or API-JSON dicts, or the path of a model
+        file (JSON lines, a JSON array, or a saved search answer), which DuckDB reads itself. All or nothing:
+        a bad record (:class:`~lmfilter.RecordError`) or file (:class:`~lmfilter.ModelFileError`) leaves the
+        store as it was."""
+        if self.read_only:
+            raise StoreError(f"{self._where()}: opened read-only, so models cannot be added")
+        if isinstance(models, str | os.PathLike):
+            return tables.load_json(self._con, os.fspath(models))
+        return tables.load_models(self._con, models)
+
+    def to_parquet(self, directory: str | os.PathLike[str]) -> None:
+        """Write the four tables as ``<table>.parquet`` files in ``directory`` (made when missing), each file
+        whole or not at all (written beside, then renamed over)."""
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in tables.TABLES:
+            handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".parquet", dir=folder)
+            os.close(handle)
+            try:
+                target = exp.Literal.string(temporary).sql("duckdb")
+                self._con.execute(f"COPY (SELECT * FROM {name}) TO {target} (FORMAT parquet)")
+                os.replace(temporary, folder / f"{name}.parquet")
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+
+    # ---- searching ----
+
+    def ids(
+        self,
+        filter: str | ast.Expr | None = None,  # noqa: A002 - the API's word
+        *,
+        datasets: Datasets = None,
+        order_by: OrderByArg = None,
+        target: str | Target = "mlflow",
+        experiment_ids: Iterable[str | int] | str | int | None = None,
+        max_results: int | None = None,
+    ) -> list[str]:
+        """The ids of the models :meth:`select` returns, in its order (without reading the models)."""
+        statement = to_sql(
+            filter,
+            datasets=datasets,
+            order_by=order_by,
+            target=target,
+            dialect="duckdb",
+            experiment_ids=experiment_ids,
+            max_results=max_results,
+        )
+        return [row[0] for row in self._run(statement).fetchall()]
+
+    def select(
+        self,
+        filter: str | ast.Expr | None = None,  # noqa: A002 - the API's word
+        *,
+        datasets: Datasets = None,
+        order_by: OrderByArg = None,
+        target: str | Target = "mlflow",
+        experiment_ids: Iterable[str | int] | str | int | None = None,
+        max_results: int | None = None,
+    ) -> list[LoggedModel]:
+        """The models a search with this filter, ``datasets`` and ``order_by`` would return, in its order, as
+        :func:`lmfilter.select` returns them over the same models (it takes the same arguments and raises
+        the same errors); ``experiment_ids`` keeps the models of those experiments."""
+        found = self.ids(
+            filter,
+            datasets=datasets,
+            order_by=order_by,
+            target=target,
+            experiment_ids=experiment_ids,
+            max_results=max_results,
+        )
+        return tables.read_models(self._con, found, dialect="duckdb")
+
+    def count(
+        self,
+        filter: str | ast.Expr | None = None,  # noqa: A002 - the API's word
+        *,
+        datasets: Datasets = None,
+        target: str | Target = "mlflow",
+        experiment_ids: Iterable[str | int] | str | int | None = None,
+    ) -> int:
+        """How many models :meth:`select` would return (all of them, ``max_results`` aside)."""
+        statement = select_statement(
+            filter, datasets=datasets, target=target, dialect="duckdb", experiment_ids=experiment_ids
+        )
+        statement.set("order", None)
+        counted = exp.select(exp.Count(this=exp.Star())).from_(statement.subquery("found"))
+        row = self._run(counted.sql("duckdb")).fetchone()
+        return int(row[0]) if row else 0
+
+    def __len__(self) -> int:
+        row = self._run("SELECT count(*) FROM logged_models").fetchone()
+        return int(row[0]) if row else 0
+
+    # ---- life ----
+
+    def close(self) -> None:
+        """Close the store (again is fine)."""
+        con = getattr(self, "_con", None)
+        if con is not None:
+            con.close()
+            self._con = None  # type: ignore[assignment]
+        if self._claimed is not None:
+            _release(self._claimed)
+            self._claimed = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ModelStore({'memory' if self.path is None else str(self.path)!r})"
+
+    def _where(self) -> str:
+        return "the store in memory" if self.path is None else str(self.path)
+
+    def _run(self, sql: str) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StoreError(f"{self._where()}: the store is closed")
+        return self._con.execute(sql)
+
+
+def _claim(path: Path) -> Path:
+    """Mark a store file open in this process (DuckDB shares one database among a process's connections,
+    so two stores on one file would write past each other)."""
+    key = path.resolve()
+    with _OPEN_LOCK:
+        if key in _OPEN:
+            raise StoreError(f"{path}: this store is already open in this process; close the other first")
+        _OPEN.add(key)
+    return key
+
+
+def _release(key: Path) -> None:
+    with _OPEN_LOCK:
+        _OPEN.discard(key)
+
+
+def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    if read_only and not path.exists():
+        raise StoreError(f"{path}: no such store")
+    if path.exists() and not path.is_file():
+        raise StoreError(f"{path}: not a store file (a {'directory' if path.is_dir() else 'special file'})")
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        message = _first_line(error)
+        if "lock" in message.lower():
+            raise StoreError(f"{path}: the store is open in another process ({message})") from None
+        raise StoreError(f"{path}: cannot open the store: {message}") from None
+    except duckdb.Error as error:
+        raise StoreError(f"{path}: not a DuckDB store: {_first_line(error)}") from None
+
+
+def _check_tables(con: duckdb.DuckDBPyConnection, where: str) -> None:
+    """Refuse a database that lacks MLflow's tables (some other DuckDB file)."""
+    names = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    missing = [name for name in tables.TABLES if name not in names]
+    if missing:
+        raise StoreError(f"{where}: not a model store (no table {', '.join(missing)})")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
