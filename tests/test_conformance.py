@@ -1,7 +1,8 @@
 """Differential truth: ``lmfilter.select`` returns what real MLflow servers return, in the same order.
 
 So does a :class:`lmfilter.ModelTable` of the same models (one per server, kept across the cases, so its
-columns and orders are reused as a searched cache's would be).
+columns and orders are reused as a searched cache's would be), a :class:`lmfilter.ModelStore` (DuckDB) holding
+them, and ``lmfilter.sql.to_sql`` run on the server's own SQLite database (read while the server runs).
 
 Every case runs on MLflow 3.17.2 (target ``mlflow-3.17``) and 3.18.0 (target ``mlflow``), each seeded with
 the same data set (``tests/servers.py``): a table of hand-picked native filters, ``datasets`` and
@@ -12,6 +13,7 @@ that also tests the native check.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +24,8 @@ from hypothesis import strategies as st
 import lmfilter
 from lmfilter import ast
 from lmfilter.ast import Entity, Op, ValueType
+from lmfilter.sql import to_sql
+from lmfilter.sql.mlflow_db import open_database
 from lmfilter.status import ModelStatus
 from tests.servers import DATASETS, TARGETS, RestError, SeededServer, search_all
 
@@ -29,6 +33,8 @@ JSON = dict[str, Any]
 COMPARED: dict[str, int] = {}  # cases compared per server version, for the closing note
 NONEMPTY: dict[str, int] = {}  # of which the server returned at least one model
 TABLES: dict[str, lmfilter.ModelTable] = {}  # per server version
+DATABASES: dict[str, sqlite3.Connection] = {}  # per server version: its own mlflow.db, read-only
+STORES: dict[str, lmfilter.ModelStore] = {}  # per server version: its models in DuckDB, in memory
 
 
 def server_ids(
@@ -59,6 +65,35 @@ def table_ids(
     return [m.model_id for m in found]
 
 
+def store_ids(
+    seeded: SeededServer, text: str, datasets: Sequence[JSON] | None, order_by: Sequence[JSON] | None
+) -> list[str]:
+    version = seeded.server.version
+    store = STORES.get(version)
+    if store is None:
+        store = STORES[version] = lmfilter.ModelStore()
+        store.add(seeded.seeded.models.values())
+    return store.ids(text, datasets=datasets, order_by=order_by, target=TARGETS[version])
+
+
+def sql_ids(
+    seeded: SeededServer, text: str, datasets: Sequence[JSON] | None, order_by: Sequence[JSON] | None
+) -> list[str]:
+    server, data = seeded
+    db = DATABASES.get(server.version)
+    if db is None:
+        db = DATABASES[server.version] = open_database(f"sqlite:///{server.tmpdir / 'mlflow.db'}").connection
+    statement = to_sql(
+        text,
+        datasets=datasets,
+        order_by=order_by,
+        target=TARGETS[server.version],
+        dialect="sqlite",
+        experiment_ids=data.experiment_ids,
+    )
+    return [row[0] for row in db.execute(statement)]
+
+
 def assert_same(
     seeded: SeededServer,
     text: str,
@@ -68,6 +103,8 @@ def assert_same(
     expected = server_ids(seeded, text, datasets, order_by)
     assert local_ids(seeded, text, datasets, order_by) == expected, (text, datasets, order_by)
     assert table_ids(seeded, text, datasets, order_by) == expected, ("table", text, datasets, order_by)
+    assert store_ids(seeded, text, datasets, order_by) == expected, ("store", text, datasets, order_by)
+    assert sql_ids(seeded, text, datasets, order_by) == expected, ("sql", text, datasets, order_by)
     version = seeded.server.version
     COMPARED[version] = COMPARED.get(version, 0) + 1
     NONEMPTY[version] = NONEMPTY.get(version, 0) + bool(expected)
@@ -174,6 +211,36 @@ def test_orders(
 ) -> None:
     assert_same(mlflow_server, "", datasets, order_by)
     assert_same(mlflow_server, "metrics.acc > 0.2", datasets, order_by)
+
+
+EXTENDED = [
+    "params.depth > 5",
+    "params.depth BETWEEN 3 AND 10 OR params.lr < 0.05",
+    "NOT params.optimizer = 'adam'",
+    "params.optimizer IS NULL OR tags.team IS NOT NULL",
+    "metrics.acc > 0.9 OR metrics.loss < 0.2",
+    "NOT (metrics.acc > 0.5 AND metrics.acc < 0.8)",
+    "metrics.acc NOT BETWEEN 0.3 AND 0.7",
+    "metrics.score IS NULL",
+    "metrics.acc IS NOT NULL AND NOT tags.note LIKE '%b%'",
+    "(name LIKE 'model-%' OR tags.`模型` = '值') AND status IN ('READY', 'PENDING')",
+    "model_type IS NULL OR source_run_id = ''",
+    "tags.team ILIKE 'ÄPFEL' OR tags.team ILIKE 'äpfel'",
+    "experiment_id LIKE '%1%'",
+]
+
+
+@pytest.mark.parametrize("text", EXTENDED)
+@pytest.mark.parametrize("datasets", [None, [TRAIN1], [{"dataset_name": "train"}]], ids=str)
+@pytest.mark.parametrize("order_by", ORDERS[:5], ids=str)
+def test_sql_on_the_servers_database_answers_what_select_answers_beyond_the_native_language(
+    mlflow_server: SeededServer, text: str, datasets: list[JSON] | None, order_by: list[JSON] | None
+) -> None:
+    """What the server cannot run, run on its own database: the answer ``select`` gives over its models."""
+    expected = local_ids(mlflow_server, text, datasets, order_by)
+    assert store_ids(mlflow_server, text, datasets, order_by) == expected
+    assert sql_ids(mlflow_server, text, datasets, order_by) == expected
+    COMPARED["sql-extended"] = COMPARED.get("sql-extended", 0) + 1
 
 
 def test_status_filters_by_version(mlflow_server_317: SeededServer, mlflow_server_318: SeededServer) -> None:

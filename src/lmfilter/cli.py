@@ -9,9 +9,10 @@ completion script. ``lmfilter lint`` checks the filters of files, ``lmfilter con
 configuration in force (``[tool.lmfilter]``, :mod:`lmfilter.config`).
 
 ``lmfilter eval FILTER --models FILE [--target T] [--datasets JSON] [--order-by JSON]
-[--format ids|json|table]`` runs a filter over saved models (JSON lines, a JSON array or a saved search
-answer; ``-`` for standard input; see :mod:`lmfilter.model_files`) as a search would, and prints the
-matches in the search's order. It exits 0 when it ran (whether or not a model matched), 1 on a bad filter,
+[--format ids|json|table] [--engine auto|python|duckdb]`` runs a filter over saved models (JSON lines, a JSON
+array or a saved search answer; ``-`` for standard input; see :mod:`lmfilter.model_files`; or a model store
+of :mod:`lmfilter.sql`) as a search would, and prints the matches in the search's order. It exits 0 when it
+ran (whether or not a model matched), 1 on a bad filter,
 ``--datasets``, ``--order-by`` or model file, 2 on bad usage.
 
 ``lmfilter lint [PATH ...] [--target T] [--native] [--format text|json|sarif]`` checks the filters of ``.lmf``
@@ -57,8 +58,9 @@ from lmfilter.diagnostics import (
     text_width,
 )
 from lmfilter.documents import Found, Run, filters_in, kind_of, split_lines
+from lmfilter.errors import LmfilterError
 from lmfilter.evaluate import RowFilter, compile_query, latest_row, latest_row_by_time
-from lmfilter.model_files import ModelFile, ModelFileError, json_value
+from lmfilter.model_files import ModelFile, json_value
 from lmfilter.planner import plan as make_plan
 from lmfilter.printer import field_text
 from lmfilter.records import Record, RecordError
@@ -174,7 +176,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run a filter over saved models, as a search would",
         description="Print the models of FILE that FILTER matches, in the order the search would return "
         "them. FILE holds logged models as the API sends them: one per line (JSON lines), a JSON array, "
-        'or a saved search answer {"models": [...]}; - reads standard input.',
+        'or a saved search answer {"models": [...]}; - reads standard input. FILE may also be a model '
+        "store (a .duckdb file of lmfilter.ModelStore) or a directory of its Parquet export, which DuckDB "
+        "searches.",
     )
     eval_cmd.add_argument("filter", metavar="FILTER", help="the filter text ('' for no condition)")
     eval_cmd.add_argument(
@@ -201,6 +205,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=("ids", "json", "table"),
         default="ids",
         help="model ids one a line (default), the models as a JSON array, or a table of the fields used",
+    )
+    eval_cmd.add_argument(
+        "--engine",
+        choices=("auto", "python", "duckdb"),
+        default="auto",
+        help="who searches: python reads the models one by one, duckdb loads them into a model store and "
+        "runs SQL (needs lmfilter[sql]); auto (default) takes duckdb for a store, a Parquet directory or "
+        "a JSON file of 16 MiB or more when lmfilter[sql] is installed, else python",
     )
     eval_cmd.set_defaults(run=_run_eval)
 
@@ -305,8 +317,15 @@ def _search_options(cmd: argparse.ArgumentParser, *, target_default: str | None 
     )
 
 
-def _server_options(cmd: argparse.ArgumentParser) -> None:
+def _server_options(cmd: argparse.ArgumentParser, *, database: bool = False) -> None:
     where = cmd.add_mutually_exclusive_group()
+    if database:
+        where.add_argument(
+            "--db",
+            metavar="URL",
+            help="an MLflow tracking database read directly, read-only (sqlite:///mlflow.db, as MLflow's "
+            "--backend-store-uri), with the semantics of the MLflow version that made it (lmfilter[sql])",
+        )
     where.add_argument(
         "--server",
         metavar="URL",
@@ -368,7 +387,7 @@ def _add_server_commands(commands: Any) -> None:
     search_cmd = commands.add_parser("search", help="search a server with any filter (planned as needed)")
     search_cmd.add_argument("filter", metavar="FILTER")
     _search_options(search_cmd, target_default=None)
-    _server_options(search_cmd)
+    _server_options(search_cmd, database=True)
     search_cmd.add_argument("--format", choices=("ids", "json", "table"), default="ids")
     search_cmd.set_defaults(run=_run_search)
 
@@ -505,7 +524,8 @@ class _Reporting:
 
 
 def _run_search(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-
+    if args.db is not None:
+        return _search_database(args, out, err)
     try:
         datasets, order_by = _search_inputs(args)
         with _Reporting(err, args.verbose), _client(args) as client:
@@ -531,11 +551,67 @@ def _run_search(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (_OptionError, RequestError, LoggedModelsError, ValueError) as error:
         err.write(f"lmfilter search: {_line(str(error))}\n")
         return EXIT_ERRORS
+    _print_found(args, models, datasets, order_by, target, out)
+    return EXIT_OK
+
+
+def _print_found(
+    args: argparse.Namespace,
+    models: Sequence[LoggedModel],
+    datasets: Any,
+    order_by: Any,
+    target: str | Target,
+    out: TextIO,
+) -> None:
+    """The rest of a search's answer: ids were written as they came."""
     if args.format == "json":
         out.write(json_text([m.to_json() for m in models]) + "\n")
     elif args.format == "table":
-        out.write(_table(models, _columns(api.parse(args.filter), datasets, order_by, target)))
+        out.write(_table(models, _columns(api.parse(args.filter), datasets, order_by, get_target(target))))
         out.write(f"{len(models)} model{'s' if len(models) != 1 else ''}\n")
+
+
+def _search_database(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``search --db``: the filter as SQL on an MLflow tracking database, read-only."""
+    for option in ("server", "host", "deployment_name", "profile", "token", "timeout"):
+        if getattr(args, option, None) is not None:
+            flag = "--" + option.replace("_", "-")
+            err.write(f"lmfilter search: {flag} is for a server; --db reads the database itself\n")
+            return EXIT_USAGE
+    try:
+        from lmfilter.sql import tables, to_sql
+        from lmfilter.sql.mlflow_db import open_database
+    except ImportError as error:
+        err.write(f"lmfilter search: --db needs the sql extra ({error.name}): pip install 'lmfilter[sql]'\n")
+        return EXIT_USAGE
+    try:
+        datasets, order_by = _search_inputs(args)
+        with open_database(args.db, target=args.target) as db:
+            if db.warning:
+                err.write(f"lmfilter search: {db.warning}\n")
+            target = db.target
+            if args.verbose:
+                err.write(f"lmfilter search: {db.describe()}, semantics of {target}\n")
+            statement = to_sql(
+                args.filter,
+                datasets=datasets,
+                order_by=order_by,
+                target=target,
+                dialect=db.dialect,
+                experiment_ids=db.experiment_ids_of(args.experiment_id),
+                max_results=args.max_results,
+            )
+            ids = db.ids(statement)
+            models = tables.read_models(db, ids, dialect=db.dialect)
+    except FilterError as error:
+        err.write(str(error) + "\n")
+        return EXIT_ERRORS
+    except (_OptionError, LmfilterError) as error:
+        err.write(f"lmfilter search: {_line(str(error))}\n")
+        return EXIT_ERRORS
+    if args.format == "ids":
+        out.write("".join(f"{_line(model.model_id)}\n" for model in models))
+    _print_found(args, models, datasets, order_by, target, out)
     return EXIT_OK
 
 
@@ -957,15 +1033,23 @@ def _run_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (_OptionError, RequestError) as error:
         err.write(f"lmfilter eval: {error}\n")
         return EXIT_ERRORS
+    engine = _engine(args.engine, args.models)
+    if isinstance(engine, str):
+        err.write(f"lmfilter eval: {engine}\n")
+        return EXIT_USAGE
     try:
-        with ModelFile.open(args.models) as source:
-            try:
-                with _Progress.for_file(source, err) as progress:
-                    matches = query.select(progress.track(source))
-            except RecordError as error:  # found in the record read last
-                err.write(f"lmfilter eval: {source.where()}: {error}\n")
-                return EXIT_ERRORS
-    except ModelFileError as error:
+        if engine:
+            matches, total = _eval_in_store(args.models, text, datasets, order_by, args.target)
+        else:
+            with ModelFile.open(args.models) as source:
+                try:
+                    with _Progress.for_file(source, err) as progress:
+                        matches = query.select(progress.track(source))
+                except RecordError as error:  # found in the record read last
+                    err.write(f"lmfilter eval: {source.where()}: {error}\n")
+                    return EXIT_ERRORS
+                total = source.models_read
+    except LmfilterError as error:  # a model file's, a record's, or the store's own (StoreError)
         err.write(f"lmfilter eval: {error}\n")
         return EXIT_ERRORS
     # The whole answer is made, and checked to fit the output's encoding, before any of it is written: a
@@ -989,7 +1073,7 @@ def _run_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             answer = json.dumps(payload, indent=2) + "\n"  # the same JSON, other characters as \u escapes
     else:
         columns = _columns(api.parse(text), datasets, order_by, get_target(args.target))
-        summary = f"{len(matches)} of {source.models_read} model{'s' if source.models_read != 1 else ''}\n"
+        summary = f"{len(matches)} of {total} model{'s' if total != 1 else ''}\n"
         answer = _table(matches, columns) + summary
         if _unwritable(answer, out) is not None:
             answer = _table(matches, columns, charset=out.encoding) + summary
@@ -1002,6 +1086,65 @@ def _run_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"lmfilter eval: cannot write the answer: {error.strerror or error}\n")
         return EXIT_ERRORS
     return EXIT_OK
+
+
+_DUCKDB_MAGIC = b"DUCK"  # at offset 8 of a DuckDB database file
+AUTO_DUCKDB_BYTES = 16 << 20
+"""From this size on, ``eval --engine auto`` loads a JSON file into DuckDB (below it, starting DuckDB costs
+more than reading the models one by one)."""
+
+
+def _engine(choice: str, models: str) -> bool | str:
+    """Whether ``eval`` runs on DuckDB (``True``) or in Python (``False``), or why it cannot run as asked."""
+    path = Path(models)
+    store = models != "-" and (path.is_dir() or path.suffix == ".duckdb" or _starts_as_duckdb(path))
+    try:
+        import duckdb  # noqa: F401 - only to learn whether the sql extra is installed
+        import sqlglot  # noqa: F401
+    except ImportError:
+        if choice == "duckdb" or store:
+            what = "--engine duckdb" if choice == "duckdb" else f"{models} (a model store)"
+            return f"{what} needs the sql extra: pip install 'lmfilter[sql]'"
+        return False
+    if choice == "python" and store:
+        return f"{models} is a model store: only --engine duckdb (or auto) reads it"
+    if choice == "duckdb" and models == "-":
+        return "--engine duckdb reads a file, not standard input: give the file's path, or --engine python"
+    if choice == "auto":
+        return store or (models != "-" and path.is_file() and path.stat().st_size >= AUTO_DUCKDB_BYTES)
+    return choice == "duckdb"
+
+
+def _starts_as_duckdb(path: Path) -> bool:
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as file:
+            return file.read(12)[8:12] == _DUCKDB_MAGIC
+    except OSError:
+        return False
+
+
+def _eval_in_store(
+    models: str, text: str, datasets: Any, order_by: Any, target: str
+) -> tuple[list[LoggedModel], int]:
+    """``eval`` on DuckDB: the matches and how many models were searched."""
+    from lmfilter.sql import ModelStore
+
+    path = Path(models)
+    if path.is_dir():
+        store = ModelStore.from_parquet(path)
+    elif path.suffix == ".duckdb" or _starts_as_duckdb(path):
+        store = ModelStore(path, read_only=True)
+    else:
+        store = ModelStore()
+        try:
+            store.add(path)
+        except BaseException:
+            store.close()
+            raise
+    with store:
+        return store.select(text, datasets=datasets, order_by=order_by, target=target), len(store)
 
 
 def _unwritable(text: str, out: TextIO) -> UnicodeEncodeError | None:
