@@ -60,7 +60,7 @@ from lmfilter.diagnostics import (
 from lmfilter.documents import Found, Run, filters_in, kind_of, split_lines
 from lmfilter.errors import LmfilterError
 from lmfilter.evaluate import RowFilter, compile_query, latest_row, latest_row_by_time
-from lmfilter.model_files import ModelFile, json_value
+from lmfilter.model_files import ModelFile, json_value, starts_as_duckdb
 from lmfilter.planner import plan as make_plan
 from lmfilter.printer import field_text
 from lmfilter.records import Record, RecordError
@@ -588,10 +588,10 @@ def _search_database(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         datasets, order_by = _search_inputs(args)
         with open_database(args.db, target=args.target) as db:
             if db.warning:
-                err.write(f"lmfilter search: {db.warning}\n")
+                err.write(f"lmfilter search: {_line(db.warning)}\n")
             target = db.target
             if args.verbose:
-                err.write(f"lmfilter search: {db.describe()}, semantics of {target}\n")
+                err.write(f"lmfilter search: {_line(db.describe())}, semantics of {target}\n")
             statement = to_sql(
                 args.filter,
                 datasets=datasets,
@@ -601,8 +601,11 @@ def _search_database(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 experiment_ids=db.experiment_ids_of(args.experiment_id),
                 max_results=args.max_results,
             )
+            # One read transaction: the ids and the models read after them are of one committed state,
+            # however a server writes the database meanwhile (it ends when the database is closed).
+            db.query("BEGIN")
             ids = db.ids(statement)
-            models = tables.read_models(db, ids, dialect=db.dialect)
+            models = [] if args.format == "ids" else tables.read_models(db, ids, dialect=db.dialect)
     except FilterError as error:
         err.write(str(error) + "\n")
         return EXIT_ERRORS
@@ -610,7 +613,7 @@ def _search_database(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"lmfilter search: {_line(str(error))}\n")
         return EXIT_ERRORS
     if args.format == "ids":
-        out.write("".join(f"{_line(model.model_id)}\n" for model in models))
+        out.write("".join(f"{_line(model_id)}\n" for model_id in ids))
     _print_found(args, models, datasets, order_by, target, out)
     return EXIT_OK
 
@@ -1033,35 +1036,45 @@ def _run_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (_OptionError, RequestError) as error:
         err.write(f"lmfilter eval: {error}\n")
         return EXIT_ERRORS
+    # Paths and what the store and the reader say of them may hold line breaks and other controls: every
+    # message below is shown as one line.
     engine = _engine(args.engine, args.models)
     if isinstance(engine, str):
-        err.write(f"lmfilter eval: {engine}\n")
+        err.write(f"lmfilter eval: {_line(engine)}\n")
         return EXIT_USAGE
     try:
         if engine:
-            matches, total = _eval_in_store(args.models, text, datasets, order_by, args.target)
+            try:
+                matches, found_ids, total = _eval_in_store(
+                    args.models, text, datasets, order_by, args.target, ids_only=args.format == "ids"
+                )
+            except RecordError as error:  # a record of the file DuckDB read, named as Python names it
+                err.write(f"lmfilter eval: {_line(f'{args.models}: {error}')}\n")
+                return EXIT_ERRORS
         else:
+            found_ids = None
             with ModelFile.open(args.models) as source:
                 try:
                     with _Progress.for_file(source, err) as progress:
                         matches = query.select(progress.track(source))
                 except RecordError as error:  # found in the record read last
-                    err.write(f"lmfilter eval: {source.where()}: {error}\n")
+                    err.write(f"lmfilter eval: {_line(f'{source.where()}: {error}')}\n")
                     return EXIT_ERRORS
                 total = source.models_read
     except LmfilterError as error:  # a model file's, a record's, or the store's own (StoreError)
-        err.write(f"lmfilter eval: {error}\n")
+        err.write(f"lmfilter eval: {_line(str(error))}\n")
         return EXIT_ERRORS
     # The whole answer is made, and checked to fit the output's encoding, before any of it is written: a
     # fault found on the way prints no part of it.
     if args.format == "ids":
         # One id a line, as it is: an id that cannot be written so is an error (written another way, it
         # would be another id).
-        answer = "".join(f"{model.model_id}\n" for model in matches)
-        bad = next((m.model_id for m in matches if "\n" in m.model_id or "\r" in m.model_id), None)
+        ids = found_ids if found_ids is not None else [m.model_id for m in matches]
+        answer = "".join(f"{model_id}\n" for model_id in ids)
+        bad = next((i for i in ids if "\n" in i or "\r" in i), None)
         why = "holds a line break"
         if bad is None and (fault := _unwritable(answer, out)) is not None:
-            bad = matches[answer.count("\n", 0, fault.start)].model_id
+            bad = ids[answer.count("\n", 0, fault.start)]
             why = f"has a character {out.encoding} lacks"
         if bad is not None:
             err.write(f"lmfilter eval: the model id {bad!a} {why}: use --format json\n")
@@ -1088,53 +1101,61 @@ def _run_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-_DUCKDB_MAGIC = b"DUCK"  # at offset 8 of a DuckDB database file
 AUTO_DUCKDB_BYTES = 16 << 20
 """From this size on, ``eval --engine auto`` loads a JSON file into DuckDB (below it, starting DuckDB costs
 more than reading the models one by one)."""
 
 
 def _engine(choice: str, models: str) -> bool | str:
-    """Whether ``eval`` runs on DuckDB (``True``) or in Python (``False``), or why it cannot run as asked."""
+    """Whether ``eval`` runs on DuckDB (``True``) or in Python (``False``), or why it cannot run as asked
+    (a usage error).
+
+    Only DuckDB reads a directory (a store's Parquet export) or a DuckDB file; a path named ``*.duckdb``
+    is taken for a store unless Python is asked to read it, so that what is wrong with it is said as a
+    store's fault. Python reads standard input, and a path that names no file (the reader says why)."""
+    if models == "-":
+        if choice == "duckdb":
+            return "--engine duckdb reads a file, not standard input: give its path, or --engine python"
+        return False
+    if "\0" in models:
+        return False  # names no file: the model file reader says so, whichever engine was asked for
     path = Path(models)
-    store = models != "-" and (path.is_dir() or path.suffix == ".duckdb" or _starts_as_duckdb(path))
+    try:
+        info: os.stat_result | None = path.stat()
+    except OSError:
+        info = None
+    folder = info is not None and stat.S_ISDIR(info.st_mode)
+    regular = info is not None and stat.S_ISREG(info.st_mode)
+    store = folder or (regular and starts_as_duckdb(path))
+    kind = "a directory (a model store's Parquet export)" if folder else "a DuckDB file (a model store)"
     try:
         import duckdb  # noqa: F401 - only to learn whether the sql extra is installed
         import sqlglot  # noqa: F401
     except ImportError:
         if choice == "duckdb" or store:
-            what = "--engine duckdb" if choice == "duckdb" else f"{models} (a model store)"
+            what = "--engine duckdb" if choice == "duckdb" else f"{models} is {kind}: reading it"
             return f"{what} needs the sql extra: pip install 'lmfilter[sql]'"
         return False
-    if choice == "python" and store:
-        return f"{models} is a model store: only --engine duckdb (or auto) reads it"
-    if choice == "duckdb" and models == "-":
-        return "--engine duckdb reads a file, not standard input: give the file's path, or --engine python"
-    if choice == "auto":
-        return store or (models != "-" and path.is_file() and path.stat().st_size >= AUTO_DUCKDB_BYTES)
-    return choice == "duckdb"
-
-
-def _starts_as_duckdb(path: Path) -> bool:
-    try:
-        if not path.is_file():
-            return False
-        with path.open("rb") as file:
-            return file.read(12)[8:12] == _DUCKDB_MAGIC
-    except OSError:
-        return False
+    if choice == "python":
+        return f"{models} is {kind}, which only --engine duckdb (or auto) reads" if store else False
+    if choice == "duckdb":
+        return True
+    big = regular and info is not None and info.st_size >= AUTO_DUCKDB_BYTES
+    return store or path.suffix == ".duckdb" or big
 
 
 def _eval_in_store(
-    models: str, text: str, datasets: Any, order_by: Any, target: str
-) -> tuple[list[LoggedModel], int]:
-    """``eval`` on DuckDB: the matches and how many models were searched."""
+    models: str, text: str, datasets: Any, order_by: Any, target: str, *, ids_only: bool = False
+) -> tuple[list[LoggedModel], list[str] | None, int]:
+    """``eval`` on DuckDB: the matches, their ids (with ``ids_only``: only the ids, no model is built), and
+    how many models were searched. A directory is a Parquet export, a ``*.duckdb`` or DuckDB file a store
+    (opened read-only); any other file is loaded into a store in memory."""
     from lmfilter.sql import ModelStore
 
     path = Path(models)
     if path.is_dir():
         store = ModelStore.from_parquet(path)
-    elif path.suffix == ".duckdb" or _starts_as_duckdb(path):
+    elif path.suffix == ".duckdb" or starts_as_duckdb(path):
         store = ModelStore(path, read_only=True)
     else:
         store = ModelStore()
@@ -1144,7 +1165,9 @@ def _eval_in_store(
             store.close()
             raise
     with store:
-        return store.select(text, datasets=datasets, order_by=order_by, target=target), len(store)
+        if ids_only:
+            return [], store.ids(text, datasets=datasets, order_by=order_by, target=target), len(store)
+        return store.select(text, datasets=datasets, order_by=order_by, target=target), None, len(store)
 
 
 def _unwritable(text: str, out: TextIO) -> UnicodeEncodeError | None:

@@ -52,7 +52,15 @@ from typing import IO, Any, Literal, Self
 
 from lmfilter.errors import LmfilterError
 
-__all__ = ["CacheError", "ModelFile", "ModelFileError", "Source", "iter_models", "json_value"]
+__all__ = [
+    "CacheError",
+    "ModelFile",
+    "ModelFileError",
+    "Source",
+    "iter_models",
+    "json_value",
+    "starts_as_duckdb",
+]
 
 #: A path (``-`` for standard input) or an open stream, binary or text.
 Source = str | os.PathLike[str] | IO[bytes] | IO[str]
@@ -555,3 +563,18 @@ def iter_models(source: Source) -> Iterator[Model]:
     """
     with ModelFile.open(source) as models:
         yield from models
+
+
+DUCKDB_MAGIC = b"DUCK"  # at offset 8 of a DuckDB database file
+
+
+def starts_as_duckdb(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a regular file that begins as a DuckDB database does (a model store, not a model
+    file); never blocks on a FIFO, never raises."""
+    try:
+        if not Path(path).is_file():
+            return False
+        with Path(path).open("rb") as file:
+            return file.read(12)[8:12] == DUCKDB_MAGIC
+    except (OSError, ValueError):
+        return False

@@ -25,19 +25,21 @@ statements.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 import duckdb
 from sqlglot import exp
 
 from lmfilter import ast
 from lmfilter.errors import LmfilterError
+from lmfilter.model_files import starts_as_duckdb
 from lmfilter.requests import Datasets, OrderByArg
 from lmfilter.schema import Target
 from lmfilter.sql import tables
@@ -83,7 +85,7 @@ class ModelStore:
         if self.path is None:
             if read_only:
                 raise StoreError("a store in memory cannot be read-only: give the path of a store file")
-            self._con = duckdb.connect(":memory:")
+            self._con = duckdb.connect(":memory:", config=_CONFIG)
         else:
             self._claimed = _claim(self.path)
             try:
@@ -106,7 +108,7 @@ class ModelStore:
         folder = Path(directory)
         store = cls.__new__(cls)
         store.path, store._claimed, store.read_only = folder, None, True
-        store._con = duckdb.connect(":memory:")
+        store._con = duckdb.connect(":memory:", config=_CONFIG)
         try:
             for name in tables.TABLES:
                 file = folder / f"{name}.parquet"
@@ -257,6 +259,8 @@ class ModelStore:
 def _claim(path: Path) -> Path:
     """Mark a store file open in this process (DuckDB shares one database among a process's connections,
     so two stores on one file would write past each other)."""
+    if "\0" in str(path):
+        raise StoreError(f"{str(path)!r}: a path holds no NUL character")
     key = path.resolve()
     with _OPEN_LOCK:
         if key in _OPEN:
@@ -275,8 +279,11 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"{path}: no such store")
     if path.exists() and not path.is_file():
         raise StoreError(f"{path}: not a store file (a {'directory' if path.is_dir() else 'special file'})")
+    if path.exists() and not starts_as_duckdb(path):
+        # DuckDB would open an SQLite file through an extension it downloads: refuse what is not its own
+        raise StoreError(f"{path}: not a model store (not a DuckDB database file)")
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
     except duckdb.IOException as error:
         message = _first_line(error)
         if "lock" in message.lower():
@@ -286,12 +293,41 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"{path}: not a DuckDB store: {_first_line(error)}") from None
 
 
+_CONFIG: Final[dict[str, str | bool | int | float | list[str]]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+"""A store is DuckDB's own: no extension is fetched or loaded to read another kind of file (an SQLite file, a
+URL), so nothing reaches the network."""
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
+    rows = con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall()
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, set()).add(column)
+    return {table: frozenset(columns) for table, columns in found.items()}
+
+
+@functools.cache
+def _layout() -> dict[str, frozenset[str]]:
+    """The columns of each table as :func:`tables.create_tables` makes them."""
+    with duckdb.connect(":memory:", config=_CONFIG) as con:
+        tables.create_tables(con)
+        return _columns(con)
+
+
 def _check_tables(con: duckdb.DuckDBPyConnection, where: str) -> None:
-    """Refuse a database that lacks MLflow's tables (some other DuckDB file)."""
-    names = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    missing = [name for name in tables.TABLES if name not in names]
+    """Refuse a database that lacks MLflow's tables, or a column of them (some other DuckDB file, Parquet
+    files not written by :meth:`ModelStore.to_parquet`)."""
+    found = _columns(con)
+    missing = [name for name in tables.TABLES if name not in found]
     if missing:
         raise StoreError(f"{where}: not a model store (no table {', '.join(missing)})")
+    layout = _layout()
+    lacking = [f"{name}.{column}" for name in tables.TABLES for column in sorted(layout[name] - found[name])]
+    if lacking:
+        raise StoreError(f"{where}: not a model store (no column {', '.join(lacking)})")
 
 
 def _first_line(error: BaseException) -> str:
