@@ -224,11 +224,19 @@ def _single_status_lists(tree: ast.Expr) -> ast.Expr:
     return tree
 
 
-def experiment_ids_of(experiment_ids: Iterable[str | int] | str | int) -> tuple[str, ...]:
-    """Experiment ids as the API takes them; one id alone (``"12"``) is one id, not the characters of it."""
+def experiment_id_items(experiment_ids: Iterable[str | int] | str | int) -> tuple[str | int, ...]:
+    """Experiment ids as given: one id alone (``"12"``) is one id, not the characters of it; bytes are
+    refused (iterated, ``b"12"`` would be the experiments 49 and 50)."""
+    if isinstance(experiment_ids, bytes | bytearray | memoryview):
+        raise RequestError("experiment_ids", "expected ids (texts or integers), not bytes")
     if isinstance(experiment_ids, str | int):
-        return (str(experiment_ids),)
-    return tuple(str(i) for i in experiment_ids)
+        return (experiment_ids,)
+    return tuple(experiment_ids)
+
+
+def experiment_ids_of(experiment_ids: Iterable[str | int] | str | int) -> tuple[str, ...]:
+    """Experiment ids as the API takes them (texts); see :func:`experiment_id_items`."""
+    return tuple(str(i) for i in experiment_id_items(experiment_ids))
 
 
 def compile(  # noqa: A001 - the API's name

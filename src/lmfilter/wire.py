@@ -321,17 +321,17 @@ class LoggedModel(_Wire):
 class DatasetFilter(_Wire):
     """An entry of a search's ``datasets``: metric rows of this dataset (and digest, if given) pass."""
 
-    dataset_name: str
-    dataset_digest: str | None = None
+    dataset_name: Text
+    dataset_digest: Text | None = None
 
 
 class OrderBy(_Wire):
     """An entry of a search's ``order_by``: an attribute or ``metrics.<key>``, with its dataset."""
 
-    field_name: str
+    field_name: Text
     ascending: bool = True
-    dataset_name: str | None = None
-    dataset_digest: str | None = None
+    dataset_name: Text | None = None
+    dataset_digest: Text | None = None
 
 
 # ---- request and response bodies (SPEC §1, §4) -------------------------------------------------------

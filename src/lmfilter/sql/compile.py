@@ -66,7 +66,7 @@ from lmfilter.logic import (
     Tag,
     Values,
 )
-from lmfilter.requests import Datasets, OrderByArg, RequestError, max_results_of
+from lmfilter.requests import Datasets, OrderByArg, RequestError, experiment_id_items, max_results_of
 from lmfilter.schema import ATTRIBUTES, Target
 from lmfilter.status import ModelStatus
 
@@ -173,9 +173,11 @@ def _arguments(
         raise RequestError("dialect", f"{dialect!r} is not one lmfilter writes; use one of {known}")
     query = compile_query(filter, datasets=datasets, order_by=order_by, target=target)
     limit = max_results_of(max_results, least=0)
-    if isinstance(experiment_ids, str | int):
-        experiment_ids = [experiment_ids]  # one id alone is one id, as everywhere in the API
-    ids = None if experiment_ids is None else tuple(_experiment_id(i) for i in experiment_ids)
+    if limit is not None and limit >= 2**63:  # past every engine's LIMIT, and past any table's size
+        limit = None
+    ids = None
+    if experiment_ids is not None:
+        ids = tuple(_experiment_id(i) for i in experiment_id_items(experiment_ids))
     return _Shape(query.slots, query.logic, query.order), dialect, ids, limit
 
 
@@ -228,7 +230,7 @@ class _Compiler:
             where.append(_paren(condition))
         select = exp.select(exp.column("model_id", "m")).from_(exp.to_table(_MODELS).as_("m"))
         for join in self.joins:
-            select = select.join(join, join_type="left")
+            select = select.join(join, join_type="left", copy=False)  # a copy per join is quadratic
         select = select.where(exp.and_(*where))
         order = [
             exp.Ordered(this=self._sortable(i), desc=not ascending, nulls_first=False)
@@ -303,7 +305,7 @@ class _Compiler:
                 parts = [_paren(self._logic(item)) for item in items if item != _EVERY_MODEL]
                 if not parts:  # AND of nothing holds, OR of nothing does not
                     return exp.Boolean(this=kind == "all")
-                return exp.and_(*parts) if kind == "all" else exp.or_(*parts)
+                return _connected(kind, parts)
             case Negation(item):
                 return exp.Not(this=_paren(self._logic(item)))
             case Leaf(i, mode):
@@ -427,6 +429,20 @@ def _leaves(logic: Logic) -> Iterable[Leaf]:
                 stack.append(item)
             case Leaf() as leaf:
                 yield leaf
+
+
+_FLAT = 64  # up to so many parts, AND and OR are written flat; past it, as a balanced tree
+
+
+def _connected(kind: str, parts: list[exp.Expr]) -> exp.Expr:
+    """``parts`` joined by AND (``kind == "all"``) or OR. A long list is nested as a balanced tree, so that
+    its depth grows as the logarithm of its length: SQLite refuses an expression 1,000 deep, and a flat
+    list of 1,000 terms is one that deep to its parser."""
+    join = exp.and_ if kind == "all" else exp.or_
+    if len(parts) <= _FLAT:
+        return join(*parts)
+    half = len(parts) // 2
+    return join(_paren(_connected(kind, parts[:half])), _paren(_connected(kind, parts[half:])))
 
 
 def _paren(expression: exp.Expr) -> exp.Expr:

@@ -54,6 +54,7 @@ __all__ = [
     "ExperimentNotFoundError",
     "NotAnMlflowDatabaseError",
     "QueryInterruptedError",
+    "QueryTooLargeError",
     "Semantics",
     "TrackingDatabase",
     "TrackingDatabaseError",
@@ -92,6 +93,11 @@ class NotAnMlflowDatabaseError(TrackingDatabaseError):
 class ExperimentNotFoundError(TrackingDatabaseError, ValueError):
     """An experiment id or name that the database does not hold, or a name that several experiments
     (of different workspaces) share."""
+
+
+class QueryTooLargeError(TrackingDatabaseError, ValueError):
+    """A query past one of SQLite's limits (64 tables in a join, expressions 1,000 deep, ...), or holding
+    what SQLite's driver cannot send (a NUL character)."""
 
 
 class QueryInterruptedError(TrackingDatabaseError):
@@ -341,6 +347,15 @@ class _Regexp:
 def _meaning(error: sqlite3.Error) -> tuple[type[TrackingDatabaseError], str] | None:
     """What an SQLite error means for a reader, or None for one that is lmfilter's own fault (bad SQL)."""
     name = getattr(error, "sqlite_errorname", "")
+    if isinstance(error, sqlite3.ProgrammingError) and "null character" in str(error):
+        return (
+            QueryTooLargeError,
+            "cannot be sent a query holding a NUL character (SQLite's driver refuses it)",
+        )
+    if name == "SQLITE_ERROR" and any(
+        limit in str(error) for limit in ("at most", "too large", "too many", "maximum depth")
+    ):
+        return QueryTooLargeError, f"cannot run a query this large ({error}): search with fewer keys or terms"
     if name == "SQLITE_NOTADB":
         return NotAnMlflowDatabaseError, "is not an SQLite database (nor an MLflow one)"
     if name.startswith("SQLITE_CORRUPT"):
@@ -499,7 +514,8 @@ class TrackingDatabase:
     def query(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
         """Every row of one statement. A Ctrl-C ends it with KeyboardInterrupt, :meth:`interrupt` with
         :class:`QueryInterruptedError`; a lock held too long or a damaged file is a
-        :class:`DatabaseUnavailableError`. An error in the SQL itself is raised as sqlite3 raises it."""
+        :class:`DatabaseUnavailableError`, a query past SQLite's limits a :class:`QueryTooLargeError`. Any
+        other error in the SQL itself is raised as sqlite3 raises it."""
         self._interrupted = False
         self._regexp.error = None
         try:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
@@ -48,7 +49,7 @@ from lmfilter.wire import LoggedModel
 
 __all__ = ["ModelStore", "StoreError"]
 
-_OPEN: set[Path] = set()  # the store files this process has open
+_OPEN: set[tuple[str, object]] = set()  # the store files this process has open
 _OPEN_LOCK = threading.Lock()
 
 
@@ -81,17 +82,19 @@ class ModelStore:
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
         self.path = None if path is None else Path(path)
-        self._claimed: Path | None = None
+        self._claimed: list[_Key] = []
+        self._links: str | None = None  # from_parquet's private folder
         if self.path is None:
             if read_only:
                 raise StoreError("a store in memory cannot be read-only: give the path of a store file")
             self._con = duckdb.connect(":memory:", config=_CONFIG)
         else:
-            self._claimed = _claim(self.path)
+            self._claimed.append(_claim(_path_key(self.path), self.path))
             try:
                 self._con = _connect(self.path, read_only=read_only)
+                self._claimed.append(_claim(_file_key(self.path), self.path))  # under any other name too
             except BaseException:
-                _release(self._claimed)
+                self.close()
                 raise
         self.read_only = read_only
         try:
@@ -107,14 +110,20 @@ class ModelStore:
         """A read-only store over the Parquet files of :meth:`to_parquet` (read where they are)."""
         folder = Path(directory)
         store = cls.__new__(cls)
-        store.path, store._claimed, store.read_only = folder, None, True
+        store.path, store._claimed, store.read_only, store._links = folder, [], True, None
         store._con = duckdb.connect(":memory:", config=_CONFIG)
         try:
             for name in tables.TABLES:
                 file = folder / f"{name}.parquet"
                 if not file.is_file():
                     raise StoreError(f"{folder}: no {file.name}: not written by ModelStore.to_parquet")
-                source = exp.func("read_parquet", exp.Literal.string(str(file)))
+            # DuckDB reads *, ? and [ in a path as a glob (the folder 'e?' would read 'ex' too): the files
+            # are read through a link of lmfilter's own naming, kept until the store closes.
+            store._links = tempfile.mkdtemp(prefix="lmfilter-parquet-")
+            os.symlink(folder.absolute(), os.path.join(store._links, "export"))
+            for name in tables.TABLES:
+                linked = os.path.join(store._links, "export", f"{name}.parquet")
+                source = exp.func("read_parquet", exp.Literal.string(linked))
                 store._con.execute(f"CREATE VIEW {name} AS SELECT * FROM {source.sql('duckdb')}")
             _check_tables(store._con, str(folder))
         except duckdb.Error as error:
@@ -134,27 +143,41 @@ class ModelStore:
         file (JSON lines, a JSON array, or a saved search answer), which DuckDB reads itself. All or nothing:
         a bad record (:class:`~lmfilter.RecordError`) or file (:class:`~lmfilter.ModelFileError`) leaves the
         store as it was."""
+        con = self._live()
         if self.read_only:
             raise StoreError(f"{self._where()}: opened read-only, so models cannot be added")
-        if isinstance(models, str | os.PathLike):
-            return tables.load_json(self._con, os.fspath(models))
-        return tables.load_models(self._con, models)
+        with con:
+            if isinstance(models, str | os.PathLike):
+                return tables.load_json(con, os.fspath(models))
+            return tables.load_models(con, models)
 
     def to_parquet(self, directory: str | os.PathLike[str]) -> None:
-        """Write the four tables as ``<table>.parquet`` files in ``directory`` (made when missing), each file
-        whole or not at all (written beside, then renamed over)."""
+        """Write the four tables as ``<table>.parquet`` files in ``directory`` (made when missing): all four
+        are written beside, from one snapshot, and only then renamed over the old ones, so a failure while
+        writing leaves the old export as it was."""
+        con = self._live()
         folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in tables.TABLES:
-            handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".parquet", dir=folder)
-            os.close(handle)
-            try:
-                target = exp.Literal.string(temporary).sql("duckdb")
-                self._con.execute(f"COPY (SELECT * FROM {name}) TO {target} (FORMAT parquet)")
-                os.replace(temporary, folder / f"{name}.parquet")
-            except BaseException:
+        written: dict[str, str] = {}
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with con:
+                con.begin()  # one snapshot of the four tables
+                for name in tables.TABLES:  # all four written beside first ...
+                    handle, written[name] = tempfile.mkstemp(
+                        prefix=f".{name}.", suffix=".parquet", dir=folder
+                    )
+                    os.close(handle)
+                    target = exp.Literal.string(written[name]).sql("duckdb")
+                    con.execute(f"COPY (SELECT * FROM {name}) TO {target} (FORMAT parquet)")
+            for name in tables.TABLES:  # ... then renamed over the old ones, one after another
+                os.replace(written.pop(name), folder / f"{name}.parquet")
+        except OSError as error:
+            raise StoreError(f"{folder}: cannot write the export: {error.strerror or error}") from None
+        except duckdb.Error as error:
+            raise StoreError(f"{folder}: cannot write the export: {_first_line(error)}") from None
+        finally:
+            for temporary in written.values():
                 Path(temporary).unlink(missing_ok=True)
-                raise
 
     # ---- searching ----
 
@@ -201,7 +224,7 @@ class ModelStore:
             experiment_ids=experiment_ids,
             max_results=max_results,
         )
-        return tables.read_models(self._con, found, dialect="duckdb")
+        return tables.read_models(self._live(), found, dialect="duckdb")
 
     def count(
         self,
@@ -232,9 +255,12 @@ class ModelStore:
         if con is not None:
             con.close()
             self._con = None  # type: ignore[assignment]
-        if self._claimed is not None:
-            _release(self._claimed)
-            self._claimed = None
+        for key in self._claimed:
+            _release(key)
+        self._claimed = []
+        if self._links is not None:
+            shutil.rmtree(self._links, ignore_errors=True)
+            self._links = None
 
     def __enter__(self) -> Self:
         return self
@@ -250,18 +276,37 @@ class ModelStore:
     def _where(self) -> str:
         return "the store in memory" if self.path is None else str(self.path)
 
-    def _run(self, sql: str) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
+    def _live(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own for one call: threads sharing a store never read each other's rows."""
+        if getattr(self, "_con", None) is None:
             raise StoreError(f"{self._where()}: the store is closed")
-        return self._con.execute(sql)
+        return self._con.cursor()
+
+    def _run(self, sql: str) -> duckdb.DuckDBPyConnection:
+        return self._live().execute(sql)
 
 
-def _claim(path: Path) -> Path:
-    """Mark a store file open in this process (DuckDB shares one database among a process's connections,
-    so two stores on one file would write past each other)."""
+_Key = tuple[str, object]  # ("path", the resolved path) or ("file", (device, inode))
+
+
+def _path_key(path: Path) -> _Key:
     if "\0" in str(path):
         raise StoreError(f"{str(path)!r}: a path holds no NUL character")
-    key = path.resolve()
+    try:
+        return ("path", path.resolve())
+    except (OSError, RuntimeError) as error:  # a symlink loop
+        raise StoreError(f"{path}: cannot be resolved ({error})") from None
+
+
+def _file_key(path: Path) -> _Key:
+    """The file itself, whatever its name: a hard link or another spelling is the same store."""
+    found = path.stat()
+    return ("file", (found.st_dev, found.st_ino))
+
+
+def _claim(key: _Key, path: Path) -> _Key:
+    """Mark a store file open in this process (DuckDB shares one database among a process's connections,
+    so two stores on one file would write past each other)."""
     with _OPEN_LOCK:
         if key in _OPEN:
             raise StoreError(f"{path}: this store is already open in this process; close the other first")
@@ -269,7 +314,7 @@ def _claim(path: Path) -> Path:
     return key
 
 
-def _release(key: Path) -> None:
+def _release(key: _Key) -> None:
     with _OPEN_LOCK:
         _OPEN.discard(key)
 
@@ -282,8 +327,8 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     if path.exists() and not starts_as_duckdb(path):
         # DuckDB would open an SQLite file through an extension it downloads: refuse what is not its own
         raise StoreError(f"{path}: not a model store (not a DuckDB database file)")
-    try:
-        return duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
+    try:  # an absolute name: DuckDB reads ':memory:' or 'md:x' as names of its own, not as files
+        return duckdb.connect(os.path.abspath(path), read_only=read_only, config=_CONFIG)
     except duckdb.IOException as error:
         message = _first_line(error)
         if "lock" in message.lower():
