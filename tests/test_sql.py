@@ -11,7 +11,9 @@ import math
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 import pytest
 import sqlglot
@@ -22,6 +24,7 @@ from sqlglot import exp
 import lmfilter
 from lmfilter import ast
 from lmfilter.sql import DIALECTS, ModelStore, StoreError, to_sql
+from lmfilter.sql import compile as compile_module
 from lmfilter.sql.tables import TABLES
 from tests.strategies import DATASETS, KEYS, models, trees
 
@@ -101,6 +104,42 @@ def test_sql_answers_what_select_answers(
     tree: ast.Expr, cache: list[JSON], target: str, datasets: list[JSON], order_by: list[JSON]
 ) -> None:
     assert_agree(cache, tree, target, datasets, order_by)
+
+
+@contextmanager
+def every_key_pivoted() -> Iterator[None]:
+    """Params and tags read through one pivot per table, as a filter over many keys is (however few)."""
+    compile_module._rendered.cache_clear()
+    try:
+        with mock.patch.object(compile_module, "_JOINS", 0):
+            yield
+    finally:
+        compile_module._rendered.cache_clear()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(trees, models(max_size=30), targets, dataset_entries, orders)
+def test_the_pivot_of_many_keys_answers_what_select_answers(
+    tree: ast.Expr, cache: list[JSON], target: str, datasets: list[JSON], order_by: list[JSON]
+) -> None:
+    with every_key_pivoted():
+        assert_agree(cache, tree, target, datasets, order_by)
+
+
+def test_a_filter_over_many_keys_is_one_pivot_per_table() -> None:
+    text = " OR ".join(
+        [*(f"params.p{i} = '{i}'" for i in range(40)), *(f"tags.t{i} IS NULL" for i in range(30))]
+    )
+    sql = to_sql(text, dialect="sqlite")
+    assert sql.count(" JOIN ") == 2, sql
+    models = [
+        {
+            "info": {"model_id": f"m{i}", "tags": [{"key": f"t{j}", "value": "x"} for j in range(30)]},
+            "data": {"params": [{"key": f"p{i}", "value": str(i if i % 2 else -1)}]},
+        }
+        for i in range(50)
+    ]
+    assert assert_agree(models, text, "mlflow", [], []) == [m.model_id for m in lmfilter.select(models, text)]
 
 
 # ---- literals and patterns an engine reads its own way ---------------------------------------------

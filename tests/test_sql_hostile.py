@@ -632,7 +632,6 @@ print("done")
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a join per key: DuckDB plans hundreds of joins for seconds or more")
 def test_a_filter_over_hundreds_of_keys_searches_a_store_within_a_deadline() -> None:
     """One model; a filter over 250 params (5 kB). ``select`` answers in milliseconds. The store renders a
     LEFT JOIN per key and DuckDB plans them all: 300 keys took 13 s, 500 keys ran out of memory after two
@@ -645,7 +644,6 @@ def test_a_filter_over_hundreds_of_keys_searches_a_store_within_a_deadline() -> 
     assert done.stdout.strip() == "done", done.stderr[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason="a join per key, and SQLite joins at most 64 tables")
 def test_a_filter_over_64_keys_runs_on_sqlite(mlflow_db: Path) -> None:
     """``lmfilter search --db`` of a filter naming 64 params, tags or metrics ends in
     ``sqlite3.OperationalError: at most 64 tables in a join`` (a traceback at the command line)."""

@@ -214,13 +214,21 @@ class _Compiler:
     values: dict[int, exp.Expr] = field(default_factory=dict)
     # MLflow 3.17's "some passing row satisfies it": per Values slot, the leaves that test its rows.
     hits: dict[int, list[Leaf]] = field(default_factory=dict)
+    # With many keys, one pivot per table instead of a join per key: per table, (slot, key, value) each.
+    pivots: dict[str, list[tuple[int, str, exp.Expr]]] | None = None
 
     def statement(self, experiment_ids: Sequence[int] | None, limit: int | None) -> exp.Select:
         for leaf in _leaves(self.query.logic):
             if leaf.mode == "any":
                 self.hits.setdefault(leaf.slot, []).append(leaf)
+        keyed = [slot for slot in self.query.slots if isinstance(slot, Param | ParamNumber | Tag)]
+        if len(keyed) > _JOINS:
+            self.pivots = {_PARAMS: [], _TAGS: []}
         for i, slot in enumerate(self.query.slots):
             self.values[i] = self._slot(i, slot)
+        for table, columns in (self.pivots or {}).items():
+            if columns:
+                self._join(_PIVOT_ALIAS[table], _pivot(table, columns))
         where: list[exp.Expr] = [exp.column("lifecycle_stage", "m").neq(exp.Literal.string("deleted"))]
         if experiment_ids is not None:
             ids = [exp.Literal.number(i) for i in dict.fromkeys(experiment_ids)]
@@ -250,11 +258,11 @@ class _Compiler:
             case Attr(name) | SortAttr(name):
                 return self._attribute(name, sort=isinstance(slot, SortAttr))
             case Param(key):
-                self._join(alias, _pairs(_PARAMS, "param", key, exp.column("param_value")))
+                return self._keyed(i, _PARAMS, key, exp.column("param_value"))
             case ParamNumber(key):
-                self._join(alias, _pairs(_PARAMS, "param", key, self._number(exp.column("param_value"))))
+                return self._keyed(i, _PARAMS, key, self._number(exp.column("param_value")))
             case Tag(key):
-                self._join(alias, _pairs(_TAGS, "tag", key, exp.column("tag_value")))
+                return self._keyed(i, _TAGS, key, exp.column("tag_value"))
             case Latest(key, rows):
                 self._join(alias, _latest(key, rows, _BY_STEP))
             case ByTime(key, rows):
@@ -271,6 +279,15 @@ class _Compiler:
                 some = exp.select("model_id").distinct().from_(_METRICS).where(_where(*_rows(rows)))
                 self._join(alias, some)
         return exp.column("v", alias)
+
+    def _keyed(self, i: int, table: str, key: str, value: exp.Expr) -> exp.Expr:
+        """A param's or a tag's value: a join of its own, or a column of the table's pivot."""
+        if self.pivots is not None:
+            self.pivots[table].append((i, key, value))
+            return exp.column(f"v{i}", _PIVOT_ALIAS[table])
+        kind = "param" if table == _PARAMS else "tag"
+        self._join(f"s{i}", _pairs(table, kind, key, value))
+        return exp.column("v", f"s{i}")
 
     def _join(self, alias: str, query: exp.Select) -> None:
         on = exp.column("model_id", alias).eq(exp.column("model_id", "m"))
@@ -451,6 +468,28 @@ def _paren(expression: exp.Expr) -> exp.Expr:
 
 def _where(*conditions: exp.Expr) -> exp.Expr | None:
     return exp.and_(*conditions) if conditions else None
+
+
+# Up to so many params and tags, each is a join of its own (its key and value are filtered as the table is
+# read); past it, one pivot per table (SQLite joins at most 64 tables, and DuckDB plans hundreds of joins
+# for seconds).
+_JOINS = 16
+_PIVOT_ALIAS = {_PARAMS: "sp", _TAGS: "st"}
+
+
+def _pivot(table: str, columns: list[tuple[int, str, exp.Expr]]) -> exp.Select:
+    """One row per model holding any of the keys, a column ``v<slot>`` per key (NULL where the model lacks
+    it): each model holds a key once (the table's primary key), so MAX picks that one value."""
+    kind = "param" if table == _PARAMS else "tag"
+    key_column = exp.column(f"{kind}_key")
+    values = [
+        exp.Max(this=exp.Case(ifs=[exp.If(this=key_column.eq(exp.Literal.string(key)), true=value)])).as_(
+            f"v{i}"
+        )
+        for i, key, value in columns
+    ]
+    keys = [exp.Literal.string(key) for key in dict.fromkeys(key for _, key, _ in columns)]
+    return exp.select("model_id", *values).from_(table).where(key_column.isin(*keys)).group_by("model_id")
 
 
 def _pairs(table: str, kind: str, key: str, value: exp.Expr) -> exp.Select:
