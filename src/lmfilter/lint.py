@@ -76,6 +76,7 @@ _FAMILIES = {
     "LMF2": "filter fields and types",
     "LMF3": "not supported as written by the target server",
     "LMF4": "filter not linted",
+    "LMF5": "StackQL statements",
 }
 _SARIF_LEVELS: dict[Severity, str] = {"error": "error", "warning": "warning", "info": "note"}
 
