@@ -3,6 +3,9 @@
 #   <venvs>/mlflow-3.17.2   pip install mlflow==3.17.2
 #   <venvs>/mlflow-3.18.0   pip install mlflow==3.17.2, then pip install --no-deps mlflow==3.18.0
 #                           (3.18.0's own mlflow-skinny is not on the index; the 3.17.2 deps serve it)
+# Each venv also gets psycopg2-binary, so that its server can keep its store on PostgreSQL
+# (tests/postgres.py gives it postgresql+psycopg2://...: the venv's SQLAlchemy 2.1 reads a bare
+# postgresql:// as psycopg 3).
 # <venvs> is $LMFILTER_VENVS_DIR, or <repo root>/.venvs by default.
 # Idempotent: a venv whose mlflow already reports the wanted version (and has a stamp file) is skipped.
 # Env: LMFILTER_VENVS_DIR (venvs folder), LMFILTER_PYTHON (interpreter, default python3).
@@ -39,7 +42,7 @@ install_one() {
   local stamp="$venv/.lmfilter-mlflow-stamp"
   local have start
   have="$(installed_version "$venv")"
-  if [ "$have" = "$version" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ]; then
+  if [ "$have" = "$version" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version+pg" ]; then
     echo "mlflow $version: already installed in $venv"
     return 0
   fi
@@ -55,12 +58,17 @@ install_one() {
     pip_q "$venv" "mlflow==$BASE_VERSION"
     pip_q "$venv" --no-deps "mlflow==$version"
   fi
+  pip_q "$venv" psycopg2-binary
   have="$(installed_version "$venv")"
   if [ "$have" != "$version" ]; then
     echo "mlflow $version: install failed, $venv imports mlflow '${have:-none}'" >&2
     return 1
   fi
-  echo "$version" >"$stamp"
+  if ! "$venv/bin/python" -c 'import psycopg2' 2>/dev/null; then
+    echo "mlflow $version: psycopg2 does not import in $venv" >&2
+    return 1
+  fi
+  echo "$version+pg" >"$stamp"
   echo "mlflow $version: installed in $venv ($((SECONDS - start)) s)"
 }
 

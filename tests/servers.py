@@ -201,6 +201,7 @@ class MlflowServer:
     base_url: str
     process: subprocess.Popen[bytes]
     tmpdir: Path
+    backend_store_uri: str
     _rest: RestClient | None = field(default=None, init=False, repr=False)
 
     @property
@@ -216,8 +217,18 @@ class MlflowServer:
         return self._rest
 
     @classmethod
-    def start(cls, version: str, venvs_dir: Path | str, *, timeout: float = _START_TIMEOUT_S) -> MlflowServer:
+    def start(
+        cls,
+        version: str,
+        venvs_dir: Path | str,
+        *,
+        timeout: float = _START_TIMEOUT_S,
+        backend_store_uri: str | None = None,
+    ) -> MlflowServer:
         """Start ``<venvs_dir>/mlflow-<version>/bin/mlflow server`` on a free loopback port.
+
+        Its backend store is *backend_store_uri* (a database MLflow creates its tables in on start), or by
+        default ``mlflow.db`` (SQLite) in the server's ``tmpdir``.
 
         Waits (up to *timeout* seconds) for ``GET /health``, then checks that ``GET /version`` is
         *version*. Raises :class:`FileNotFoundError` when the venv has no ``mlflow`` and
@@ -230,7 +241,7 @@ class MlflowServer:
             raise FileNotFoundError(f"no mlflow {version} at {exe}: run scripts/install-mlflow.sh")
         last: ServerStartError | None = None
         for _attempt in range(3):
-            server = cls._spawn(version, exe)
+            server = cls._spawn(version, exe, backend_store_uri)
             try:
                 server._wait_healthy(timeout)
             except ServerStartError as e:
@@ -244,9 +255,10 @@ class MlflowServer:
         raise last
 
     @classmethod
-    def _spawn(cls, version: str, exe: Path) -> MlflowServer:
+    def _spawn(cls, version: str, exe: Path, backend_store_uri: str | None) -> MlflowServer:
         tmpdir = Path(tempfile.mkdtemp(prefix=f"lmfilter-mlflow-{version}-"))
         port = _free_port()
+        backend = backend_store_uri or f"sqlite:///{tmpdir / 'mlflow.db'}"
         cmd = [
             str(exe),
             "server",
@@ -257,7 +269,7 @@ class MlflowServer:
             "--workers",
             "1",
             "--backend-store-uri",
-            f"sqlite:///{tmpdir / 'mlflow.db'}",
+            backend,
             "--default-artifact-root",
             str(tmpdir / "artifacts"),
         ]
@@ -275,7 +287,8 @@ class MlflowServer:
         except BaseException:
             shutil.rmtree(tmpdir, ignore_errors=True)
             raise
-        return cls(version=version, base_url=f"http://127.0.0.1:{port}", process=process, tmpdir=tmpdir)
+        base_url = f"http://127.0.0.1:{port}"
+        return cls(version, base_url, process, tmpdir, backend)
 
     def _fail(self, why: str) -> ServerStartError:
         return ServerStartError(

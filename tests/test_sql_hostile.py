@@ -4,8 +4,8 @@ names, and a store shared by threads or stopped half-way.
 
 The reference is :func:`lmfilter.select` over the same models. Each engine runs for real: DuckDB (a
 :class:`~lmfilter.sql.ModelStore`), SQLite (the store's tables copied with MLflow's types, and MLflow's own
-layout opened by :func:`~lmfilter.sql.open_database`), and PostgreSQL when its binaries are on the machine (a
-throwaway server on a Unix socket in a temporary directory; the tests that need it skip otherwise).
+layout opened by :func:`~lmfilter.sql.open_database`), and PostgreSQL when its binaries are on the machine
+(the session's server of ``tests/postgres.py``; the tests that need it skip otherwise).
 
 A test marked ``xfail(strict=True)`` holds a fault found here and not fixed yet: it fails today, and passes
 (so its mark must go) once the fault is fixed.
@@ -13,15 +13,11 @@ A test marked ``xfail(strict=True)`` holds a fault found here and not fixed yet:
 
 from __future__ import annotations
 
-import getpass
 import json
 import math
 import os
-import pwd
-import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -36,6 +32,7 @@ from sqlglot import exp
 import lmfilter
 from lmfilter.sql import DIALECTS, ModelStore, StoreError, open_database, to_sql
 from lmfilter.sql.tables import TABLES
+from tests.postgres import PostgresServer
 from tests.test_sql import sqlite_copy
 from tests.test_sql_mlflow_db import _connect_rw, _make_db
 
@@ -97,90 +94,37 @@ def mlflow_db(tmp_path: Path) -> Path:
 _PG_TYPES = {"BIGINT": "BIGINT", "INTEGER": "INTEGER", "DOUBLE": "DOUBLE PRECISION", "VARCHAR": "TEXT"}
 
 
-class Postgres:
-    """A throwaway PostgreSQL server on a Unix socket, driven by ``psql`` (no Python driver needed)."""
-
-    def __init__(self, root: Path, user: str, as_user: Callable[[], None] | None) -> None:
-        self.root, self.user, self.as_user = root, user, as_user
-        self.databases = 0
-
-    def psql(self, sql: str, database: str = "postgres") -> list[str]:
-        """The first column of every row of ``sql`` (records separated by NUL, so a newline stays)."""
-        command = ["psql", "-h", str(self.root), "-p", "5432", "-U", self.user, "-d", database]
-        command += ["-X", "-q", "-A", "-t", "-0", "-v", "ON_ERROR_STOP=1", "-f", "-"]
-        done = subprocess.run(command, input=sql.encode(), capture_output=True, timeout=60, check=False)
-        if done.returncode:
-            raise RuntimeError(done.stderr.decode(errors="replace").strip())
-        text = done.stdout.decode()
-        return [row for row in text.rstrip("\n").split("\0") if row] if text.strip() else []
-
-    def answers(self, statements: Sequence[str], database: str) -> list[list[str]]:
-        """The ids each statement selects, in its order, from one run of ``psql`` (ARRAY of a subquery keeps
-        the subquery's order)."""
-        script = "".join(f"SELECT array_to_json(ARRAY({sql}));\n" for sql in statements)
-        return [json.loads(row) for row in self.psql(script, database)]
-
-    def load(self, store: ModelStore) -> str:
-        """A new database holding the store's four tables, with MLflow's PostgreSQL types."""
-        self.databases += 1
-        database = f"probe{self.databases}"
-        self.psql(f"CREATE DATABASE {database}")
-        script = []
-        for table in TABLES:
-            columns = store._con.execute(f"DESCRIBE {table}").fetchall()
-            kinds = ", ".join(f"{c[0]} {_PG_TYPES.get(str(c[1]), 'TEXT')}" for c in columns)
-            script.append(f"CREATE TABLE {table} ({kinds});")
-            rows = store._con.execute(f"SELECT * FROM {table}").fetchall()
-            if rows:
-                values = exp.values([exp.tuple_(*map(exp.convert, row)) for row in rows])
-                script.append(exp.insert(values, table).sql("postgres") + ";")
-        self.psql("\n".join(script), database)
-        return database
+def load(postgres: PostgresServer, store: ModelStore) -> str:
+    """A new database holding the store's four tables, with MLflow's PostgreSQL types."""
+    database = postgres.create_database("probe")
+    script = []
+    for table in TABLES:
+        columns = store._con.execute(f"DESCRIBE {table}").fetchall()
+        kinds = ", ".join(f"{c[0]} {_PG_TYPES.get(str(c[1]), 'TEXT')}" for c in columns)
+        script.append(f"CREATE TABLE {table} ({kinds});")
+        rows = store._con.execute(f"SELECT * FROM {table}").fetchall()
+        if rows:
+            values = exp.values([exp.tuple_(*map(exp.convert, row)) for row in rows])
+            script.append(exp.insert(values, table).sql("postgres") + ";")
+    postgres.psql("\n".join(script), database)
+    return database
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    tools = {name: shutil.which(name) for name in ("initdb", "pg_ctl", "psql")}
-    if not all(tools.values()):
-        pytest.skip("PostgreSQL is not on this machine")
-    as_user: Callable[[], None] | None = None
-    user = getpass.getuser()
-    root = Path(tempfile.mkdtemp(prefix="lmfilter-pg-"))
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: as its own user, when there is one
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root, and no postgres user to run PostgreSQL as")
-        os.chown(root, owner.pw_uid, owner.pw_gid)
-
-        def as_user() -> None:
-            os.setgid(owner.pw_gid)
-            os.setuid(owner.pw_uid)
-
-        user = "postgres"
-    data = root / "data"
-    initdb = [str(tools["initdb"]), "-D", str(data), "-A", "trust", "-E", "UTF8", "--locale=C", "-U", user]
-    subprocess.run(initdb, preexec_fn=as_user, capture_output=True, check=True, timeout=120)
-    options = f"-k {root} -p 5432 -c listen_addresses= -c fsync=off"
-    start = [str(tools["pg_ctl"]), "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"]
-    subprocess.run(start, preexec_fn=as_user, capture_output=True, check=True, timeout=120)
-    try:
-        yield Postgres(root, user, as_user)
-    finally:
-        stop = [str(tools["pg_ctl"]), "-D", str(data), "-m", "immediate", "-w", "stop"]
-        subprocess.run(stop, preexec_fn=as_user, capture_output=True, check=False, timeout=120)
-        shutil.rmtree(root, ignore_errors=True)
+def postgres(postgres_server: PostgresServer) -> PostgresServer:
+    """The session's PostgreSQL (``tests/postgres.py``); each test loads its models into a new database."""
+    return postgres_server
 
 
 Case = tuple[str | None, JSON]
 """A search: its filter and the other arguments of ``select``."""
 
 
-def assert_postgres_agrees(postgres: Postgres, cache: list[JSON], cases: Sequence[Case]) -> None:
+def assert_postgres_agrees(postgres: PostgresServer, cache: list[JSON], cases: Sequence[Case]) -> None:
     """Each search of ``cache`` on PostgreSQL (``to_sql``) answers what ``select`` answers."""
     with ModelStore() as store:
         store.add(cache)
-        database = postgres.load(store)
+        database = load(postgres, store)
     found = postgres.answers([to_sql(f, dialect="postgres", **kwargs) for f, kwargs in cases], database)
     wrong = [
         (f, kwargs, ids, selected(cache, f, **kwargs))
@@ -296,7 +240,7 @@ def test_hostile_texts_in_the_data_and_the_search_agree_on_duckdb_and_sqlite() -
         db.close()
 
 
-def test_hostile_texts_agree_on_postgres(postgres: Postgres) -> None:
+def test_hostile_texts_agree_on_postgres(postgres: PostgresServer) -> None:
     """Backslashes (PostgreSQL's LIKE escapes with one), quotes, dollars, comments: as data and as search."""
     cache = _hostile_cache()
     cases: list[Case] = []
@@ -405,7 +349,7 @@ def test_param_texts_read_as_numbers_alike_on_duckdb_and_sqlite() -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="PostgreSQL's CAST to double precision raises on 1e400 and 1e-400")
-def test_a_param_past_a_doubles_range_does_not_fail_a_postgres_search(postgres: Postgres) -> None:
+def test_a_param_past_a_doubles_range_does_not_fail_a_postgres_search(postgres: PostgresServer) -> None:
     """One model's param ``1e400`` (a number to every other engine: infinity) fails every numeric search of
     that key on PostgreSQL: ``"1e400" is out of range for type double precision``."""
     cache = [model(i, text=text) for i, text in enumerate(PARAMS)]
@@ -453,7 +397,7 @@ def test_nan_infinities_and_signed_zero_agree_on_every_target() -> None:
                     assert on_sqlite(store, filter_, target=target, order_by=order_by) == expected
 
 
-def test_nan_infinities_and_signed_zero_agree_on_postgres(postgres: Postgres) -> None:
+def test_nan_infinities_and_signed_zero_agree_on_postgres(postgres: PostgresServer) -> None:
     cache = [model(i, value=value) for i, value in enumerate(METRICS)]
     orders = [[{"field_name": "metrics.acc", "ascending": up}] for up in (True, False)]
     cases: list[Case] = [
@@ -493,7 +437,7 @@ def test_like_ilike_and_text_order_agree_on_duckdb_and_sqlite() -> None:
                 assert on_sqlite(store, order_by=order_by) == selected(cache, order_by=order_by)
 
 
-def test_like_ilike_and_text_order_agree_on_postgres(postgres: Postgres) -> None:
+def test_like_ilike_and_text_order_agree_on_postgres(postgres: PostgresServer) -> None:
     cache = [model(i, name=text or "x", text=text) for i, text in enumerate(TEXTS)]
     cases: list[Case] = [(f, {}) for f in _pattern_filters()]
     for field in ("name", "model_id"):
@@ -525,7 +469,7 @@ def test_an_integer_attribute_compares_exactly_with_a_number_on_duckdb() -> None
 
 
 @pytest.mark.xfail(strict=True, reason="PostgreSQL reads the float literal's repr as an exact NUMERIC")
-def test_an_integer_attribute_compares_exactly_with_a_number_on_postgres(postgres: Postgres) -> None:
+def test_an_integer_attribute_compares_exactly_with_a_number_on_postgres(postgres: PostgresServer) -> None:
     """``repr(2.0**62)`` is ``4.611686018427388e+18``, which PostgreSQL reads as the decimal
     4611686018427388000 (a NUMERIC, compared exactly with the BIGINT column), not as the double 2**62 the
     filter means."""
