@@ -111,3 +111,17 @@ def mlflow_server(request: pytest.FixtureRequest, mlflow_servers: dict[str, Seed
     """Each MLflow server in turn (the test runs once per version; ids ``3.17.2``, ``3.18.0``)."""
     version: str = request.param
     return mlflow_servers[version]
+
+
+@pytest.fixture
+def server_copy(mlflow_server_318: SeededServer, tmp_path: Path) -> Path:
+    """A copy of the 3.18.0 server's database, taken through a read-only connection (SQLite's backup)."""
+    import sqlite3
+
+    from lmfilter.sql.mlflow_db import open_database  # the sql extra, loaded by the tests that use it
+
+    with open_database(str(mlflow_server_318.server.tmpdir / "mlflow.db")) as db:
+        copy = sqlite3.connect(tmp_path / "mlflow.db")
+        db.connection.backup(copy)
+        copy.close()
+    return tmp_path / "mlflow.db"

@@ -385,15 +385,23 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster for the whole session (``host``, ``port``, ``database``, ``superuser_url``);
-    skipped with the reason when PostgreSQL cannot run here."""
+@contextlib.contextmanager
+def started_or_skipped() -> Iterator[PostgresServer]:
+    """A cluster of its own, stopped at the end; the test is skipped with the reason when PostgreSQL cannot
+    run here."""
     try:
         server = PostgresServer.start()
     except PostgresUnavailableError as why:
         pytest.skip(str(why))
     with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for the whole session (``host``, ``port``, ``database``, ``superuser_url``);
+    skipped with the reason when PostgreSQL cannot run here."""
+    with started_or_skipped() as server:
         yield server
 
 

@@ -35,7 +35,7 @@ import lmfilter
 from lmfilter import ast, cli
 from lmfilter.cli import AUTO_DUCKDB_BYTES, EXIT_ERRORS, EXIT_OK, EXIT_USAGE, main
 from lmfilter.sql import ModelStore
-from lmfilter.sql.mlflow_db import MLFLOW_3_17_2_HEAD, MLFLOW_3_18_0_HEAD, open_database
+from lmfilter.sql.mlflow_db import MLFLOW_3_17_2_HEAD, MLFLOW_3_18_0_HEAD
 from tests.servers import DATASETS, TARGETS, SeededServer
 from tests.strategies import KEYS, models, trees
 
@@ -733,16 +733,6 @@ def test_db_reads_while_the_server_writes(mlflow_server: SeededServer) -> None:
     final = run(*argv, "--db", db_url(mlflow_server))
     assert final == run(*argv, "--server", server.base_url)
     assert sorted(final[1].split()) == sorted(set(created) - set(deleted))
-
-
-@pytest.fixture
-def server_copy(mlflow_server_318: SeededServer, tmp_path: Path) -> Path:
-    """A copy of the 3.18.0 server's database (SQLite's backup through a read-only connection)."""
-    with open_database(str(mlflow_server_318.server.tmpdir / "mlflow.db")) as db:
-        copy = sqlite3.connect(tmp_path / "mlflow.db")
-        db.connection.backup(copy)
-        copy.close()
-    return tmp_path / "mlflow.db"
 
 
 def test_db_answer_is_one_committed_state(server_copy: Path, mlflow_server_318: SeededServer) -> None:

@@ -731,16 +731,6 @@ def test_a_running_servers_database(mlflow_server: SeededServer) -> None:
         assert db.query("SELECT count(*) FROM logged_models WHERE name REGEXP ''") == named
 
 
-@pytest.fixture
-def server_copy(mlflow_server_318: SeededServer, tmp_path: Path) -> Path:
-    """A copy of the 3.18.0 server's database, taken through a read-only connection (SQLite's backup)."""
-    with open_database(str(mlflow_server_318.server.tmpdir / "mlflow.db")) as db:
-        copy = sqlite3.connect(tmp_path / "mlflow.db")
-        db.connection.backup(copy)
-        copy.close()
-    return tmp_path / "mlflow.db"
-
-
 def test_reading_a_real_database_writes_nothing(server_copy: Path) -> None:
     os.utime(server_copy, ns=(1_000_000_000, 1_000_000_000))
     before = _listing(server_copy.parent)

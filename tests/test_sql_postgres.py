@@ -28,6 +28,7 @@ from tests.postgres import (
     PostgresUnavailableError,
     database_of,
     find_programs,
+    started_or_skipped,
     tables_of,
 )
 from tests.servers import SeededServer, search_all
@@ -119,11 +120,7 @@ def test_values_come_back_whole(postgres_server: PostgresServer) -> None:
 
 @pytest.fixture
 def own_cluster() -> Iterator[PostgresServer]:
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailableError as why:
-        pytest.skip(str(why))
-    with server:
+    with started_or_skipped() as server:
         yield server
 
 

@@ -573,7 +573,7 @@ def _print_found(
 
 def _search_database(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``search --db``: the filter as SQL on an MLflow tracking database, read-only."""
-    for option in ("server", "host", "deployment_name", "profile", "token", "timeout"):
+    for option in ("profile", "token", "timeout"):  # --server, --host, --deployment-name: argparse refuses
         if getattr(args, option, None) is not None:
             flag = "--" + option.replace("_", "-")
             err.write(f"lmfilter search: {flag} is for a server; --db reads the database itself\n")

@@ -51,8 +51,6 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Literal, NamedTuple
 
 from lark import Lark, Token, Tree
@@ -76,6 +74,7 @@ from lmfilter.diagnostics import (
 )
 from lmfilter.schema import get_target
 from lmfilter.status import ModelStatus
+from lmfilter.syntax import grammar_text
 
 __all__ = [
     "METHODS",
@@ -721,21 +720,13 @@ class Parsed(NamedTuple):
     diagnostics: list[Diagnostic]
 
 
-def grammar_text() -> str:
-    """The statements' grammar: from the installed package, or from the repository in a source checkout."""
-    packaged = resources.files("lmfilter").joinpath("grammar/stackql.lark")
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[2] / "grammar" / "stackql.lark").read_text(encoding="utf-8")
-
-
 _FAULTS = ("BAD_CHAR", "DQ_STRING", "UNTERMINATED_STRING", "UNTERMINATED_COMMENT")
 
 
 @functools.cache
 def parser() -> Lark:
     """The grammar compiled by Lark, once per process."""
-    return lark_adapter.compile_lalr(grammar_text(), keep=(*_FAULTS, "SEMICOLON"))
+    return lark_adapter.compile_lalr(grammar_text("stackql.lark"), keep=(*_FAULTS, "SEMICOLON"))
 
 
 def _error(code: str, message: str, span: Span, *fixes: Fix, severity: Severity = "error") -> Diagnostic:

@@ -81,12 +81,13 @@ class Surface:
     groups: tuple[Span, ...] = ()
 
 
-def grammar_text() -> str:
-    """The grammar's source: from the installed package, or from the repository in a source checkout."""
-    packaged = resources.files("lmfilter").joinpath("grammar/lmfilter.lark")
+def grammar_text(name: str = "lmfilter.lark") -> str:
+    """A grammar's source (the filter language's, or ``stackql.lark``): from the installed package, or from
+    the repository in a source checkout."""
+    packaged = resources.files("lmfilter").joinpath(f"grammar/{name}")
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[2] / "grammar" / "lmfilter.lark").read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "grammar" / name).read_text(encoding="utf-8")
 
 
 # The lexer's fault tokens: no rule uses them, so Lark must be told to keep them.
