@@ -954,3 +954,33 @@ def test_hostile_experiment_ids_are_request_errors() -> None:
     for bad in (["1; DROP TABLE x"], ["1 OR 1=1"], ["١٢"], [" 1"], ["0x10"], [str(2**63)], [None]):
         with pytest.raises(lmfilter.RequestError, match="experiment_ids"):
             to_sql(experiment_ids=bad)  # type: ignore[arg-type]
+
+
+# ---- the store's memory limit and threads -----------------------------------------------------------------
+
+
+def test_a_store_takes_duckdbs_memory_limit_and_threads(tmp_path: Path) -> None:
+    with ModelStore(tmp_path / "m.duckdb", memory_limit=" 64MiB ", threads=1) as store:
+        store.add([{"info": {"model_id": "m-1", "experiment_id": "1", "name": "a"}}])
+        (limit, threads) = store._live().execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads')"
+        ).fetchone() or ("", "")
+        assert (limit, int(threads)) == ("64.0 MiB", 1)
+        assert store.ids("name = 'a'") == ["m-1"]
+
+
+@pytest.mark.parametrize("limit", ["", "lots", "1 PB", "-1GB", "1GB; SET threads=9", 5, True, None])
+def test_a_bad_memory_limit_is_a_store_error_before_any_file(tmp_path: Path, limit: object) -> None:
+    path = tmp_path / "never.duckdb"
+    if limit is None:  # the default: DuckDB's own
+        ModelStore(path).close()
+        return
+    with pytest.raises(StoreError, match="memory_limit must be a size"):
+        ModelStore(path, memory_limit=limit)  # type: ignore[arg-type]
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_bad_threads_are_a_store_error(threads: object) -> None:
+    with pytest.raises(StoreError, match="threads must be a whole number"):
+        ModelStore(threads=threads)  # type: ignore[arg-type]

@@ -133,6 +133,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "calls",
+    "check_route",
     "describe",
     "key_values",
     "read_answer",
@@ -611,7 +612,7 @@ def _needs_target(call: Call[Any]) -> bool:
     return any(c in value for _, value in call.segments for c in _MLFLOW_ROUTES)
 
 
-def _check_route(target: Target, call: Call[Any]) -> None:
+def check_route(target: Target, call: Call[Any]) -> None:
     """MLflow decodes ``%2F`` before routing (``DELETE logged-models/m-1%2Ftags%2Ft`` deletes tag ``t``), and
     finds no route for a decoded line break: no encoding gets such an id or key through."""
     if target.kind != "mlflow":
@@ -1059,7 +1060,7 @@ class _Core:
             target = yield from self.resolve()
             if call.for_target is not None:
                 call = call.for_target(target)
-            _check_route(target, call)
+            check_route(target, call)
         elif call.for_target is not None and self.target is not None:
             call = call.for_target(self.target)
         return (yield from self.exchange(call))
@@ -1246,6 +1247,21 @@ class _ClientBase:
             follow_redirects=False,
         )
 
+    @property
+    def base_url(self) -> str:
+        """Where the client sends its requests: the server's base URL (never a user or a password)."""
+        return self._core.base_url
+
+    @property
+    def page_limits(self) -> PageLimits:
+        """When a search stops asking for pages (:class:`~lmfilter.planner.PageLimits`)."""
+        return self._core.page_limits
+
+    @property
+    def known_target(self) -> Target | None:
+        """The target, when it is known without asking the server (given, or asked already)."""
+        return self._core.target
+
     def _open(self, **options: Any) -> None:
         """Make the httpx client (sync or async) that sends this client's requests."""
         raise NotImplementedError
@@ -1393,8 +1409,17 @@ class Client(_ClientBase):
         lmfilter parses is taken; what the server cannot run is planned (``lmfilter.plan``). Pages are at
         most the target's limit. A failure mid-way raises (a :class:`~lmfilter.wire.PagingError` when the
         server's pages would never end); it never ends early silently."""
-        searched = self._core.plan(self.target, filter, experiment_ids, datasets, order_by, max_results)
-        return searched.run(lambda body: self._send(calls.search(body)))
+        return self.run(self._core.plan(self.target, filter, experiment_ids, datasets, order_by, max_results))
+
+    def search_body(self, body: SearchLoggedModelsRequest) -> SearchLoggedModelsResponse:
+        """One ``POST logged-models/search`` of a compiled body: a page, sent as :meth:`search` sends its
+        pages (retried, checked, never a secret shown)."""
+        return self._send(calls.search(body))
+
+    def run(self, plan: Plan) -> Iterator[LoggedModel]:
+        """The models of a plan :meth:`plan` made (or one derived from it, e.g. started at a page token),
+        sent as :meth:`search` sends its pages."""
+        return plan.run(self.search_body)
 
     def plan(
         self,

@@ -13,11 +13,15 @@ from lmfilter.sql.compile import DIALECTS, to_sql
 
 if TYPE_CHECKING:
     from lmfilter.sql.mlflow_db import TrackingDatabase, TrackingDatabaseError, open_database
+    from lmfilter.sql.pull import PullError, PullProgress, PullReport
     from lmfilter.sql.store import ModelStore, StoreError
 
 __all__ = [
     "DIALECTS",
     "ModelStore",
+    "PullError",
+    "PullProgress",
+    "PullReport",
     "StoreError",
     "TrackingDatabase",
     "TrackingDatabaseError",
@@ -27,6 +31,9 @@ __all__ = [
 
 _LAZY = {
     "ModelStore": "store",
+    "PullError": "pull",
+    "PullProgress": "pull",
+    "PullReport": "pull",
     "StoreError": "store",
     "TrackingDatabase": "mlflow_db",
     "TrackingDatabaseError": "mlflow_db",

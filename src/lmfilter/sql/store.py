@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import duckdb
 from sqlglot import exp
@@ -46,6 +47,13 @@ from lmfilter.schema import Target
 from lmfilter.sql import tables
 from lmfilter.sql.compile import select_statement, to_sql
 from lmfilter.wire import LoggedModel
+
+if TYPE_CHECKING:
+    from lmfilter.client import Client
+    from lmfilter.sql.pull import PullProgress, PullReport
+
+FULL_EVERY: Final = 24 * 3600.0
+"""Seconds after which :meth:`ModelStore.pull` pulls an experiment in full again by default."""
 
 __all__ = ["ModelStore", "StoreError"]
 
@@ -64,7 +72,8 @@ class ModelStore:
     A store file is open in one place at a time: a second :class:`ModelStore` on it, in this process or
     another, raises :class:`StoreError` (DuckDB locks the file against other processes). ``read_only``
     opens an existing file for searching only. Close the store (or use it in a ``with`` block) to let
-    others open it.
+    others open it. ``memory_limit`` (a size, such as ``"2GB"``) and ``threads`` are DuckDB's: without a
+    limit, DuckDB may cache up to 80% of the machine's memory of a large store.
 
     >>> from lmfilter import ModelStore
     >>> with ModelStore() as store:
@@ -80,18 +89,26 @@ class ModelStore:
     1
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
         self.path = None if path is None else Path(path)
         self._claimed: list[_Key] = []
         self._links: str | None = None  # from_parquet's private folder
+        config = _config(memory_limit, threads)
         if self.path is None:
             if read_only:
                 raise StoreError("a store in memory cannot be read-only: give the path of a store file")
-            self._con = duckdb.connect(":memory:", config=_CONFIG)
+            self._con = duckdb.connect(":memory:", config=config)
         else:
             self._claimed.append(_claim(_path_key(self.path), self.path))
             try:
-                self._con = _connect(self.path, read_only=read_only)
+                self._con = _connect(self.path, read_only=read_only, config=config)
                 self._claimed.append(_claim(_file_key(self.path), self.path))  # under any other name too
             except BaseException:
                 self.close()
@@ -178,6 +195,40 @@ class ModelStore:
         finally:
             for temporary in written.values():
                 Path(temporary).unlink(missing_ok=True)
+
+    def pull(
+        self,
+        client: Client,
+        experiment_ids: Iterable[str | int] | str | int,
+        *,
+        full: bool = False,
+        full_every: float | None = FULL_EVERY,
+        page_size: int | None = None,
+        progress: Callable[[PullProgress], None] | None = None,
+    ) -> PullReport:
+        """Fill the store with the models of ``experiment_ids`` on ``client``'s server, and return what
+        was done (:class:`~lmfilter.sql.pull.PullReport`).
+
+        Incremental: the store keeps a high-water mark of ``last_updated_timestamp`` per server and
+        experiment, and fetches only the models updated since, a page per transaction (a pull stopped at
+        any point leaves a whole store, and the next one goes on). Full (``full=True``, the first pull of
+        an experiment, or when the last full one is older than ``full_every`` seconds; ``None``: only when
+        asked): every model is fetched again, and the experiment's models the server no longer has are
+        deleted; MLflow does not move the timestamp for tag, param and metric changes, so only a full pull
+        sees those. ``progress`` is called after each page written. Raises
+        :class:`~lmfilter.sql.pull.PullError` (its ``report`` says what was written before). See
+        :mod:`lmfilter.sql.pull`."""
+        from lmfilter.sql.pull import pull
+
+        return pull(
+            self,
+            client,
+            experiment_ids,
+            full=full,
+            full_every=full_every,
+            page_size=page_size,
+            progress=progress,
+        )
 
     # ---- searching ----
 
@@ -319,7 +370,7 @@ def _release(key: _Key) -> None:
         _OPEN.discard(key)
 
 
-def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, *, read_only: bool, config: _Config) -> duckdb.DuckDBPyConnection:
     if read_only and not path.exists():
         raise StoreError(f"{path}: no such store")
     if path.exists() and not path.is_file():
@@ -328,7 +379,7 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         # DuckDB would open an SQLite file through an extension it downloads: refuse what is not its own
         raise StoreError(f"{path}: not a model store (not a DuckDB database file)")
     try:  # an absolute name: DuckDB reads ':memory:' or 'md:x' as names of its own, not as files
-        return duckdb.connect(os.path.abspath(path), read_only=read_only, config=_CONFIG)
+        return duckdb.connect(os.path.abspath(path), read_only=read_only, config=config)
     except duckdb.IOException as error:
         message = _first_line(error)
         if "lock" in message.lower():
@@ -338,12 +389,31 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"{path}: not a DuckDB store: {_first_line(error)}") from None
 
 
-_CONFIG: Final[dict[str, str | bool | int | float | list[str]]] = {
+_Config = dict[str, str | bool | int | float | list[str]]
+_CONFIG: Final[_Config] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
 }
 """A store is DuckDB's own: no extension is fetched or loaded to read another kind of file (an SQLite file, a
 URL), so nothing reaches the network."""
+
+_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
+
+
+def _config(memory_limit: str | None, threads: int | None) -> _Config:
+    """DuckDB's settings for a store: its own, and the caller's memory limit and threads. DuckDB's default
+    limit is 80% of the machine's memory, which its buffer pool fills with pages of a large store as it
+    reads them: a limit keeps the process's resident set near it (DuckDB spills to disk past it)."""
+    config = dict(_CONFIG)
+    if memory_limit is not None:
+        if not isinstance(memory_limit, str) or not _SIZE.fullmatch(memory_limit.strip()):
+            raise StoreError(f"memory_limit must be a size such as '2GB' or '512MiB', not {memory_limit!r}")
+        config["memory_limit"] = memory_limit.strip()
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise StoreError(f"threads must be a whole number of at least 1, not {threads!r}")
+        config["threads"] = threads
+    return config
 
 
 def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
