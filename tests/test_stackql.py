@@ -20,6 +20,7 @@ from lmfilter.stackql import (
     check_statements,
     fill,
     parse_statements,
+    sql_escaped,
 )
 from tests.strategies import trees
 
@@ -48,8 +49,8 @@ VARIABLES = {
 
 
 def sql_json(body: str) -> str:
-    """A JSON text written as a single-quoted SQL string."""
-    return "'" + body.replace("'", "''") + "'"
+    """A JSON text written as a single-quoted StackQL string (a backslash doubled, as a quote is)."""
+    return "'" + sql_escaped(body) + "'"
 
 
 def search(filter_text: str, *, ensure_ascii: bool = False) -> str:
@@ -77,10 +78,11 @@ def assert_placed(text: str, diagnostics: list[Diagnostic]) -> None:
 
 
 def test_doubled_quotes_and_escapes_before_the_fault() -> None:
-    # The filter: tags.é = 'it''s' AND tags.x = '😀' AND nmae = 'x' -- with \u escapes and a surrogate pair
+    # The filter: tags.é = 'it''s' AND tags.x = '😀' AND nmae = 'x' -- with \u escapes and a surrogate pair,
+    # whose backslashes StackQL's string takes doubled
     text = (
         SEARCH
-        + "'{\"filter\": \"tags.\\u00e9 = ''it''''s'' AND tags.x = ''\\ud83d\\ude00'' AND nmae = ''x''\"}';"
+        + r"""'{"filter": "tags.\\u00e9 = ''it''''s'' AND tags.x = ''\\ud83d\\ude00'' AND nmae = ''x''"}';"""
     )
     (d,) = check_statements(text, "local")
     assert (d.code, at(text, d)) == ("LMF202", "nmae")
@@ -99,14 +101,14 @@ def test_multi_line_json_and_a_span_over_escapes() -> None:
         "  @deployment_name='dbc-1' --required\n"
         "  @@json='{\n"
         '    "max_results": 10,\n'
-        "    \"filter\": \"params.p = ''a\\\\b'' AND\\n"
-        '        name = \\"\\u00e9\\"" \n'
+        r"""    "filter": "params.p = ''a\\\\b'' AND\\n"""
+        r"""        name = \\"\\u00e9\\"" """ + "\n"
         "  }';\n"
     )
     (d,) = check_statements(text)
-    assert d.code == "LMF111"  # a double-quoted value: the whole \"…\" in the file, escapes and all
-    assert at(text, d) == '\\"\\u00e9\\"'
-    assert text.count("\n", 0, d.span.start) + 1 == 6  # after the filter's own line break, written \n
+    assert d.code == "LMF111"  # a double-quoted value: the whole \\"…\\" in the file, escapes and all
+    assert at(text, d) == r'\\"\\u00e9\\"'
+    assert text.count("\n", 0, d.span.start) + 1 == 6  # after the filter's own line break, written \\n
     (fix,) = d.fixes
     fixed = fix.apply(text)
     assert "name = ''é''" in fixed  # single quotes written as SQL takes them
@@ -128,7 +130,7 @@ def test_a_fault_after_a_doubled_quote_in_the_filter_value() -> None:
 def test_a_fix_that_writes_a_quote_is_escaped_for_both_layers() -> None:
     text = search('tags.a = "x"')
     (d,) = check_statements(text)
-    assert at(text, d) == '\\"x\\"'
+    assert at(text, d) == r'\\"x\\"'
     assert d.fixes[0].apply(text).endswith("tags.a = ''x''\"}';")
 
 
@@ -137,19 +139,19 @@ def test_json_errors_have_their_place() -> None:
     (d,) = check_statements(text)
     assert d.code == "LMF506"
     assert d.span.start == text.index('"max_results"')
-    text = SEARCH + '\'{"filter": "a\\x"}\''
+    text = SEARCH + r"""'{"filter": "a\\x"}'"""
     (d,) = check_statements(text)
-    assert (d.code, at(text, d)) == ("LMF506", "\\x")
+    assert (d.code, at(text, d)) == ("LMF506", r"\\x")
     text = SEARCH + '\'{"filter": "a\nb"}\''  # a raw line break inside a JSON string
     (d,) = check_statements(text)
     assert (d.code, at(text, d)) == ("LMF506", "\n")
 
 
 def test_lone_surrogate_escapes() -> None:
-    text = SEARCH + '\'{"page_token": "a\\ud83db", "filter": "name = \'\'\\udc00\'\'"}\''
+    text = SEARCH + r"""'{"page_token": "a\\ud83db", "filter": "name = ''\\udc00''"}'"""
     found = check_statements(text)
-    assert ("LMF505", "\\ud83d") in [(d.code, at(text, d)) for d in found]
-    assert ("LMF112", "\\udc00") in [(d.code, at(text, d)) for d in found]
+    assert ("LMF505", r"\\ud83d") in [(d.code, at(text, d)) for d in found]
+    assert ("LMF112", r"\\udc00") in [(d.code, at(text, d)) for d in found]
 
 
 def test_offset_map_of_sql_string() -> None:
@@ -396,4 +398,4 @@ def test_diagnostics_inside_json_in_sql_map_to_the_filters_own(filter_text: str,
         if d.span.start < d.span.end:
             # The file's text under the mapped span decodes (SQL, then JSON) to the filter's under its own.
             written = at(text, found.offsets.diagnostic(d))
-            assert json.loads('"' + written.replace("''", "'") + '"') == at(filter_text, d)
+            assert json.loads('"' + OffsetMap.of_sql(f"'{written}'", 0).decoded + '"') == at(filter_text, d)

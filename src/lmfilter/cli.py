@@ -220,8 +220,10 @@ def _parser() -> argparse.ArgumentParser:
         "lint",
         help="check the filters of .lmf files and Python call sites",
         description="Check every filter of the .lmf and Python files named and under the directories named "
-        "(default: the current directory): a Python call site as what its call sends. Exits 1 when a filter "
-        "has an error or a file cannot be read.",
+        "(default: the current directory): a Python call site as what its call sends; and the statements "
+        "on databricks_workspace.ml.logged_models of .iql and .sql files, their search filters as the "
+        "target (default there: databricks) reads them. Exits 1 when a filter has an error or a file cannot "
+        "be read.",
     )
     lint_cmd.add_argument("paths", nargs="*", metavar="PATH", help="files and directories (default: .)")
     _check_options(lint_cmd)
@@ -237,6 +239,14 @@ def _parser() -> argparse.ArgumentParser:
     lint_cmd.add_argument(
         "--unsafe-fixes", action="store_true", help="with --fix, apply the suggested fixes too (review them)"
     )
+    lint_cmd.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fill in the {{ NAME }} templates of StackQL files (.iql, .sql) with VALUE before checking "
+        "(repeatable); with any --var, a template given no value is an error",
+    )
     lint_cmd.set_defaults(run=_run_lint)
 
     config_cmd = commands.add_parser(
@@ -251,6 +261,8 @@ def _parser() -> argparse.ArgumentParser:
     config_cmd.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     config_cmd.set_defaults(run=_run_config)
     _add_server_commands(commands)
+    _add_pull_command(commands)
+    _add_stackql_command(commands)
     commands.add_parser("lsp", help="run the language server on stdio (lmfilter lsp --help)")
     return parser
 
@@ -956,6 +968,11 @@ def _run_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _run_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = args.paths or ["."]
     target, native = args.flags
+    try:
+        variables = _variables(args.var) if args.var else None
+    except _OptionError as error:
+        err.write(f"lmfilter lint: {_line(str(error))}\n")
+        return EXIT_USAGE
     fixed: dict[str, int] = {}
     unwritten: dict[str, str] = {}
     if args.fix:
@@ -964,7 +981,7 @@ def _run_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         for path, reason in unwritten.items():  # left as they were; the others are fixed all the same
             err.write(f"lmfilter lint: cannot write {shown(path, None)}: {shown(reason, None)}\n")
-    reports = lint.lint_paths(paths, target, native, config=args.config)
+    reports = lint.lint_paths(paths, target, native, config=args.config, variables=variables)
     for report in reports:
         if report.error is not None:
             err.write(f"lmfilter lint: {shown(report.path, None)}: {report.error}\n")
@@ -985,7 +1002,7 @@ def _run_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = config.shown()
     about: dict[str, object] = {}
     if args.path is not None:
-        target, native = config.for_path(args.path)
+        target, native = lint.configured(config, args.path, kind_of(args.path))
         if args.flags[0] is not None:
             target = args.flags[0]
         if args.flags[1] is not None:
@@ -1409,6 +1426,285 @@ class _Progress:
         self.stream.write("\r" + line[:columns] + "\033[K")
         self.stream.flush()
         self.drawn = True
+
+
+# ---- stackql -------------------------------------------------------------------------------------
+
+
+def _add_stackql_command(commands: Any) -> None:
+    cmd = commands.add_parser(
+        "stackql",
+        help="run StackQL statements of databricks_workspace.ml.logged_models",
+        description="Run the StackQL statements of FILE (or standard input) on databricks_workspace.ml."
+        "logged_models, as its provider page writes them, with lmfilter's client: on a Databricks workspace "
+        "or an MLflow server. {{ NAME }} template variables take the values of --var. The whole file is "
+        "checked first (the search filter natively for the server): any error and nothing is sent. A "
+        "statement that fails stops the run; those before it are shown. Without --server, --host, "
+        "--deployment-name or --profile: MLFLOW_TRACKING_URI says where, else DATABRICKS_HOST, else the "
+        "workspace the statements name (deployment_name). Exits 0 when every statement ran, 1 on an error, "
+        "2 on bad usage.",
+    )
+    cmd.add_argument(
+        "file", nargs="?", default="-", metavar="FILE", help="a file of statements (default, or -: stdin)"
+    )
+    cmd.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="the value of {{ NAME }} (repeat for several); escaped for the string it stands in",
+    )
+    _server_options(cmd)
+    cmd.add_argument(
+        "--target",
+        choices=sorted(name for name, t in TARGETS.items() if t.kind != "local"),
+        help="the server's kind (default: Databricks for a workspace; an MLflow server's is asked)",
+    )
+    cmd.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    cmd.set_defaults(run=_run_stackql)
+
+
+def _run_stackql(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from lmfilter import stackql_run
+
+    try:
+        variables = _variables(args.var)
+    except _OptionError as error:
+        err.write(f"lmfilter stackql: {_line(str(error))}\n")
+        return EXIT_USAGE
+    where = STDIN if args.file == "-" else args.file
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        err.write(f"lmfilter stackql: cannot read {_line(where)}: {_line(str(error))}\n")
+        return EXIT_ERRORS
+    unused = [name for name in variables if name not in stackql_run.variables_used(text)]
+    if unused:
+        err.write(
+            f"lmfilter stackql: warning: --var {_line(', '.join(unused))}: not used by {_line(where)}\n"
+        )
+    done: list[stackql_run.StatementResult] = []
+    failed: stackql_run.StatementFailedError | None = None
+    try:
+        _stackql_location(args, text, variables)
+        with _Reporting(err, args.verbose), _client(args) as client:
+            script = stackql_run.prepare(text, variables, client=client, target=args.target)
+            _stackql_diagnostics(where, text, script.warnings, err)
+            if not script.planned:
+                err.write(f"lmfilter stackql: warning: no statement in {_line(where)}\n")
+            try:
+                for result in script.run(client):
+                    done.append(result)
+                    if args.format == "table":
+                        out.write(_stackql_table(result, script.target, out.encoding))
+                        out.flush()
+            except stackql_run.StatementFailedError as error:
+                failed = error
+    except stackql_run.StatementsError as error:
+        _stackql_diagnostics(where, text, error.diagnostics, err)
+        err.write(
+            f"lmfilter stackql: {plural(len(error.errors), 'error')} in {_line(where)}: nothing was sent\n"
+        )
+        return EXIT_ERRORS
+    except (_OptionError, LoggedModelsError, ValueError) as error:
+        err.write(f"lmfilter stackql: {_line(str(error))}\n")
+        return EXIT_ERRORS
+    if args.format == "json":
+        shown_results: list[dict[str, Any]] = [result.to_json() for result in done]
+        if failed is not None:
+            shown_results.append(
+                {
+                    "statement": failed.number,
+                    "line": failed.line,
+                    "method": failed.method,
+                    "error": str(failed.cause),
+                }
+            )
+        out.write(json_text(shown_results) + "\n")
+    if failed is not None:
+        said = f"statement {failed.number} ({failed.method}) failed: {failed.cause}"
+        err.write(f"lmfilter stackql: {_line(where)}:{failed.line}: {_line(said)}\n")
+        if failed.number < len(script.planned):
+            later = len(script.planned) - failed.number
+            err.write(f"lmfilter stackql: {plural(later, 'later statement')} not sent\n")
+        return EXIT_ERRORS
+    return EXIT_OK
+
+
+def _variables(given: Sequence[str]) -> dict[str, str]:
+    """``--var NAME=VALUE`` values: each NAME a template variable's name, given once; the value is all
+    after the first ``=`` (it may hold ``=``, quotes, anything: fill escapes it)."""
+    from lmfilter.stackql import variable
+
+    variables: dict[str, str] = {}
+    for item in given:
+        try:
+            name, value = variable(item)
+        except ValueError as error:
+            raise _OptionError(f"--var {error}") from None
+        if name in variables:
+            raise _OptionError(f"--var {name} is given twice ({variables[name]!r} and {value!r})")
+        variables[name] = value
+    return variables
+
+
+def _stackql_location(args: argparse.Namespace, text: str, variables: dict[str, str]) -> None:
+    """Where the statements run when no option says: ``MLFLOW_TRACKING_URI``, else ``DATABRICKS_HOST``,
+    else the workspace the statements name, as StackQL takes it (``deployment_name``, one for the file)."""
+    from lmfilter.stackql_run import prepare
+
+    given = (args.server, args.host, args.deployment_name, args.profile)
+    if any(given) or os.environ.get("MLFLOW_TRACKING_URI"):
+        return
+    if os.environ.get("DATABRICKS_HOST"):
+        args.host = os.environ["DATABRICKS_HOST"]
+        return
+    names = prepare(text, variables, target=args.target or "databricks").deployment_names()
+    if len(names) > 1:
+        listed = ", ".join(quoted(name) for name in names)
+        raise _OptionError(
+            f"the statements name several workspaces ({listed}): run them on one with --deployment-name"
+        )
+    if names:
+        args.deployment_name = names[0]
+
+
+def _stackql_diagnostics(where: str, text: str, diagnostics: Iterable[Diagnostic], err: TextIO) -> None:
+    from lmfilter.stackql_run import position
+
+    lines = split_lines(text)
+    for diagnostic in capped(diagnostics):
+        start, end = position(text, diagnostic.span.start), position(text, diagnostic.span.end)
+        region = lint.Region(start.line, start.column, end.line, end.column)
+        err.write(render_located(where, region, lines, diagnostic) + "\n")
+
+
+def _stackql_table(result: Any, target: Target | None, charset: str | None) -> str:
+    """One statement's result: a heading, then its models as ``search --format table`` shows them (the
+    filter's fields as columns too), or StackQL's words for a statement with no rows."""
+    heading = f"-- statement {result.number} (line {result.line}): {result.method}\n"
+    if not result.columns:
+        return heading + f"{result.message}\n\n"
+    found = result.statement.search_filter()
+    tree = api.parse(found.value) if found is not None and found.value.strip() else ast.MATCH_ALL
+    columns = _columns(tree, None, None, target or get_target("mlflow"))
+    models = result.models
+    count = f"{len(models)} model{'s' if len(models) != 1 else ''}\n"
+    return heading + _table(models, columns, charset=charset) + count + "\n"
+
+
+# ---- pull ----------------------------------------------------------------------------------------
+
+
+def _add_pull_command(commands: Any) -> None:
+    pull_cmd = commands.add_parser(
+        "pull",
+        help="fill a model store from a server, incrementally",
+        description="Fill the model store --into (a DuckDB file, made when missing) with the logged models "
+        "of the experiments on a server: only the models updated since the last pull, a page per transaction "
+        "(an interrupted pull leaves a whole store; run it again to go on). A pull is full (every model "
+        "fetched again, and the models the server no longer has deleted) with --full, on an experiment's "
+        "first pull, and when the last full one is older than --full-every; MLflow does not stamp tag, "
+        "param and metric changes, so only a full pull sees them. Needs lmfilter[sql].",
+    )
+    pull_cmd.add_argument(
+        "--experiment-id", action="append", required=True, metavar="ID", help="repeat for several"
+    )
+    pull_cmd.add_argument("--into", required=True, metavar="STORE", help="the model store file")
+    pull_cmd.add_argument("--full", action="store_true", help="fetch every model, delete what is gone")
+    pull_cmd.add_argument(
+        "--full-every",
+        type=_hours,
+        default=24.0,
+        metavar="HOURS",
+        help="pull an experiment in full when its last full pull is older (default: 24; 0: never by itself)",
+    )
+    pull_cmd.add_argument(
+        "--page-size", type=int, metavar="N", help="models a request asks for (default: 1000)"
+    )
+    _server_options(pull_cmd)
+    pull_cmd.set_defaults(run=_run_pull)
+
+
+def _hours(text: str) -> float:
+    """A ``--full-every``: a number of hours, 0 or more (0: never)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of hours (0 for never), not {text!r}")
+    return value
+
+
+def _run_pull(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        from lmfilter.sql.pull import PullError
+        from lmfilter.sql.store import ModelStore, StoreError
+    except ImportError as error:
+        err.write(f"lmfilter pull: needs the sql extra (pip install 'lmfilter[sql]'): {error}\n")
+        return EXIT_USAGE
+    bar = _PullBar(err)
+    failure: list[str] = []
+    try:
+        with _Reporting(err, args.verbose), _client(args) as client, ModelStore(args.into) as store:
+            report = store.pull(
+                client,
+                args.experiment_id,
+                full=args.full,
+                full_every=args.full_every * 3600 if args.full_every else None,
+                page_size=args.page_size,
+                progress=bar.draw,
+            )
+    except PullError as error:
+        failure.append(str(error))
+        if error.report is not None and error.report.fetched:
+            failure.append(f"written before it stopped: {error.report.summary()}")
+    except (_OptionError, StoreError, LoggedModelsError, ValueError) as error:
+        failure.append(str(error))
+    finally:
+        bar.clear()  # before any other line, the interruption's too
+    if failure:
+        err.writelines(f"lmfilter pull: {_line(line)}\n" for line in failure)
+        return EXIT_ERRORS
+    out.write(f"{report.summary()}\n")
+    return EXIT_OK
+
+
+class _PullBar:
+    """A pull's progress on a terminal's stderr: how far the mark has come from the first model fetched
+    towards now, per experiment; nothing when stderr is not a terminal."""
+
+    def __init__(self, err: TextIO, clock: Callable[[], float] = time.time) -> None:
+        self.err, self.live, self.clock = err, err.isatty(), clock
+        self.last, self.drawn = 0.0, False
+
+    def draw(self, at: Any) -> None:
+        now = time.monotonic()
+        if not self.live or now - self.last < PROGRESS_INTERVAL_S:
+            return
+        self.last = now
+        span = max(self.clock() * 1000 - (at.start_ms or at.mark), 1.0)
+        within = min(max((at.mark - (at.start_ms or at.mark)) / span, 0.0), 1.0)
+        fraction = (at.index + within) / at.of
+        filled = round(fraction * 24)
+        report = at.report
+        rate = report.fetched / max(report.seconds, 1e-9)
+        line = (
+            f"[{'#' * filled}{'.' * (24 - filled)}] {fraction:4.0%}  experiment {at.experiment}"
+            f"{' (full)' if at.full else ''}: {report.fetched:,} models, {report.requests:,} requests, "
+            f"{rate:,.0f} models/s"
+        )
+        columns = shutil.get_terminal_size().columns - 1
+        self.err.write("\r" + _line(line)[:columns] + "\033[K")
+        self.err.flush()
+        self.drawn = True
+
+    def clear(self) -> None:
+        if self.drawn:
+            self.err.write("\r\033[K")
+            self.err.flush()
+            self.drawn = False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,9 @@ typed, escapes and quotes included. Columns count code points; :func:`utf16_colu
   what the call does with it (``sends``, and a ``target`` or ``native`` named at the call). An implicitly
   concatenated literal or an f-string with holes is not linted: it comes back with a ``skipped`` reason; so
   does a file that is not Python (a ``warning`` then, at the error).
+- StackQL (``.iql`` and ``.sql``): statements on ``databricks_workspace.ml.logged_models``, checked whole by
+  :func:`lmfilter.stackql.check_statements` (their search filters among them), so no filter is found here;
+  :class:`Spread` places a diagnostic of the whole text, and :func:`noqa_lines` reads ``-- noqa`` comments.
 
 >>> source = 'import mlflow\\nmlflow.search_logged_models(filter_string="nmae = \\'x\\'")\\n'
 >>> (found,) = filters_in(source, "python")
@@ -19,18 +22,23 @@ typed, escapes and quotes included. Columns count code points; :func:`utf16_colu
 from __future__ import annotations
 
 import ast as pyast
+import bisect
 import dataclasses
 import io
 import re
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from lmfilter.callsites import Call, Sends, calls_in
-from lmfilter.diagnostics import Span
+from lmfilter.diagnostics import Diagnostic, Span
+from lmfilter.syntax import tokens
 
-Kind = Literal["lmf", "python"]
+Kind = Literal["lmf", "python", "stackql"]
+
+STACKQL_SUFFIXES = (".iql", ".sql")
+"""The names of StackQL statement files: StackQL's own ``.iql``, and SQL."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,28 @@ class Run:
         return self.line, self.start + max(0, min(offset, self.length))
 
 
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Where the characters of a whole document are: each offset's (line, column), found from where its
+    lines start (a StackQL file, whose diagnostics count in the whole text's offsets).
+
+    >>> Spread.of("ab\\ncd").position(4)
+    (1, 1)
+    """
+
+    starts: tuple[int, ...]  # where each line starts (:func:`line_starts`)
+    length: int
+
+    @classmethod
+    def of(cls, source: str) -> Spread:
+        return cls(tuple(line_starts(source)), len(source))
+
+    def position(self, offset: int) -> tuple[int, int]:
+        offset = max(0, min(offset, self.length))
+        line = bisect.bisect_right(self.starts, offset) - 1
+        return line, offset - self.starts[line]
+
+
 @dataclass(frozen=True)
 class Found:
     """A filter in a document; ``skipped`` says why it is not linted (then ``text`` is empty).
@@ -70,7 +100,7 @@ class Found:
     """
 
     text: str
-    place: Place | Run
+    place: Place | Run | Spread
     skipped: str | None = None
     sends: Sends = "lmfilter"
     target: str | None = None
@@ -85,7 +115,9 @@ class Found:
 
 
 def filters_in(source: str, kind: Kind) -> list[Found]:
-    """Every filter of a document, in order."""
+    """Every filter of a document, in order (none of a StackQL file: its statements are checked whole)."""
+    if kind == "stackql":
+        return []
     return list(_lmf(source) if kind == "lmf" else _python(source))
 
 
@@ -95,6 +127,8 @@ def kind_of(path: str) -> Kind | None:
         return "lmf"
     if path.endswith((".py", ".pyi")):
         return "python"
+    if path.lower().endswith(STACKQL_SUFFIXES):
+        return "stackql"
     return None
 
 
@@ -137,9 +171,13 @@ Suppressed = dict[int, frozenset[str] | None]
 """The lines (0-based) that carry a ``# noqa`` comment: the codes it names, or ``None`` for all."""
 
 
+# In StackQL, a noqa comment is an SQL comment: ``-- noqa: LMF503`` or ``/* noqa */``, as SQLFluff has it.
+_SQL_NOQA = re.compile(r"(?:--|/\*)\s*" + _NOQA.pattern.removeprefix(r"#\s*"), re.I)
+
+
 def noqa_lines(source: str, kind: Kind) -> Suppressed:
     """Where a document's ``# noqa`` comments are: at the end of a ``.lmf`` filter's line, or any Python
-    comment.
+    comment; in StackQL, any SQL comment holding ``-- noqa`` (or ``/* noqa``).
 
     >>> lines = noqa_lines("import x  # noqa: LMF301, lmf2\\ny = 1 # noqa\\n", "python")
     >>> sorted(lines[0]), lines[1]
@@ -152,6 +190,14 @@ def noqa_lines(source: str, kind: Kind) -> Suppressed:
                 out[number] = _codes(match)
         return out
     if "noqa" not in source.lower():
+        return out
+    if kind == "stackql":
+        from lmfilter.stackql import layout  # here: lmfilter.stackql imports this module
+
+        starts = line_starts(source)
+        for comment in layout(source).comments:
+            for match in _SQL_NOQA.finditer(source, comment.start, comment.end):
+                out[bisect.bisect_right(starts, match.start()) - 1] = _codes(match)
         return out
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source, newline=None).readline):
@@ -476,6 +522,43 @@ def _hole_end(body: str, start: int) -> int | None:
 _ENTITY_DOT = re.compile(r"(?:metrics|params|tags|attributes)\.\Z")
 
 
+STAND_IN = "x"
+"""What stands in a filter for a hole holding text (an f-string's replacement field, a StackQL template)."""
+
+
+def takes_a_stand_in(before: str) -> bool:
+    """Whether a hole in a filter after the text ``before`` holds text, so that :data:`STAND_IN` may take its
+    place: inside quotes or backticks, or where a key goes (``params.{key}``). A hole anywhere else (a
+    number, an operator, a whole condition) could be anything.
+
+    >>> takes_a_stand_in("name = '"), takes_a_stand_in("params."), takes_a_stand_in("metrics.a > ")
+    (True, True, False)
+    """
+    quoted = before.count("'") % 2 or before.count("`") % 2 or before.count('"') % 2
+    return bool(quoted or _ENTITY_DOT.search(before))
+
+
+def outside_holes(
+    text: str, diagnostics: Sequence[Diagnostic], stand_ins: Sequence[Span]
+) -> list[Diagnostic]:
+    """The diagnostics of a filter with stand-ins that are about the filter, not about what a hole will
+    hold: what is said of a string, key or field a stand-in is in is left out (a syntax error is the text's
+    own, and kept)."""
+    if not stand_ins:
+        return list(diagnostics)
+
+    def touches(span: Span) -> bool:
+        return any(span.start < hole.end and hole.start < span.end for hole in stand_ins)
+
+    holed = [t for t in tokens(text) if touches(Span(t.start, t.end))]
+    return [
+        d
+        for d in diagnostics
+        if d.code.startswith("LMF1")
+        or not any(t.start <= d.span.start and d.span.end <= t.end for t in holed)
+    ]
+
+
 def _filled(read: _Read) -> tuple[str, Place, tuple[Span, ...]] | str:
     """An f-string's filter with each hole filled by a stand-in, where the stand-ins are, or why it cannot
     be filled.
@@ -492,11 +575,10 @@ def _filled(read: _Read) -> tuple[str, Place, tuple[Span, ...]] | str:
         text.append(read.text[done : hole.offset])
         positions += read.positions[done : hole.offset]
         before = "".join(text)
-        quoted = before.count("'") % 2 or before.count("`") % 2 or before.count('"') % 2
-        if not (quoted or _ENTITY_DOT.search(before)):
+        if not takes_a_stand_in(before):
             return "an f-string with a hole outside quotes is not linted"
-        stand_ins.append(Span(len(before), len(before) + 1))
-        text.append("x")
+        stand_ins.append(Span(len(before), len(before) + len(STAND_IN)))
+        text.append(STAND_IN)
         positions.append(hole.position)
         done = hole.offset
     text.append(read.text[done:])

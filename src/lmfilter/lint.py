@@ -1,4 +1,5 @@
-"""Lint filters where people write them: every filter of ``.lmf`` files and of Python call sites, checked.
+"""Lint filters where people write them: every filter of ``.lmf`` files and of Python call sites, checked;
+and the StackQL statements of ``.iql`` and ``.sql`` files (:func:`statement_diagnostics`).
 
 This stage serves the two faces, ``lmfilter lint`` and the language server: :func:`diagnostics_of` is the one
 analysis both run. It finds the filters of a document with :mod:`lmfilter.documents` (a Python call site with
@@ -25,45 +26,54 @@ nightly.lmf:2:1: LMF201 unknown entity 'metric'; did you mean 'metrics'?
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import dataclasses
 import errno
 import io
 import os
+import re
 import stat
 import tempfile
 import tokenize
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lmfilter.api import check
 from lmfilter.callsites import Sends
-from lmfilter.config import Config
+from lmfilter.config import DEFAULT, Config
 from lmfilter.diagnostics import SEVERITY_RANK, Diagnostic, Fix, Severity, Span, plural, render_located
 from lmfilter.documents import (
     Found,
     Kind,
     Place,
     Run,
+    Spread,
     Suppressed,
     filters_in,
     kind_of,
     line_starts,
     noqa_lines,
+    outside_holes,
     split_lines,
     suppressed,
     utf16_column,
 )
 from lmfilter.errors import LmfilterError
 from lmfilter.schema import Target, UnknownTargetError
-from lmfilter.syntax import tokens
+from lmfilter.stackql import OTHER_RESOURCE_CODE, RESOURCE, layout
+from lmfilter.stackql import checked as checked_statements
 from lmfilter.version import __version__
 
 SKIPPED_CODE = "LMF401"  # a filter found in a document but not linted (the reason is the message)
 NOT_PYTHON_CODE = "LMF402"  # a Python file that does not parse: none of its filters can be found
 UNKNOWN_TARGET_CODE = "LMF403"  # a call names a target lmfilter does not know
+
+STACKQL_TARGET = "databricks"
+"""What a StackQL file is checked for unless a target is configured: its resource is Databricks'."""
 
 SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__", "build", "dist"})  # and hidden ones
 
@@ -91,7 +101,7 @@ class Region:
     end_column: int
 
     @classmethod
-    def of(cls, place: Place | Run, span: Span) -> Region:
+    def of(cls, place: Place | Run | Spread, span: Span) -> Region:
         """The region of a span of a found filter's text, from where its characters are (``found.place``)."""
         line, column = place.position(span.start)
         end_line, end_column = place.position(span.end)
@@ -189,13 +199,19 @@ def lint_source(
     native: bool = False,
     *,
     path: str = "<source>",
+    variables: Mapping[str, str] | None = None,
 ) -> FileReport:
     """Lint one document's text: every diagnostic of every filter in it, in reading order.
+
+    A StackQL file's statements are checked whole (:func:`statement_diagnostics`), their templates filled
+    in from ``variables`` when given.
 
     >>> code = 'import lmfilter\\nlmfilter.parse("tags.équipe = \\'α\\' AND nmae = \\'x\\'")\\n'
     >>> [(f.code, f.region.line, f.region.column) for f in lint_source(code, "python").findings]
     [('LMF202', 2, 39)]
     """
+    if kind == "stackql":
+        return _lint_statements(source, target, path, variables)
     found = filters_in(source, kind)
     lines = split_lines(source)
     noqa = noqa_lines(source, kind)
@@ -218,6 +234,109 @@ def lint_source(
             )
     findings.sort(key=lambda f: (f.region, SEVERITY_RANK[f.severity], f.code))
     return FileReport(path, kind, len(found), tuple(findings), tuple(lines) if findings else ())
+
+
+def _lint_statements(
+    source: str, target: str | Target, path: str, variables: Mapping[str, str] | None
+) -> FileReport:
+    place = Spread.of(source)
+    lines = split_lines(source)
+    name = statement_target(target)
+    filters, diagnostics = statement_diagnostics(
+        source, name, noqa_lines(source, "stackql"), variables, place
+    )
+    findings = []
+    for diagnostic in diagnostics:
+        fixes = tuple(
+            DocumentFix(
+                fix.title,
+                tuple(DocumentEdit(Region.of(place, e.span), e.replacement) for e in fix.edits),
+                fix.safe,
+            )
+            for fix in diagnostic.fixes
+        )
+        sends: Sends = "databricks" if name == STACKQL_TARGET else "server"
+        region = Region.of(place, diagnostic.span)
+        findings.append(Finding(path, "", diagnostic, region, fixes, None, sends, name, True))
+    findings.sort(key=lambda f: (f.region, SEVERITY_RANK[f.severity], f.code))
+    return FileReport(path, "stackql", filters, tuple(findings), tuple(lines) if findings else ())
+
+
+# A file is about the resource when it names its provider, or its service and name: one that does not (the
+# SQL of some other database, MLflow's own logged_models table among them, or StackQL on another provider)
+# is none of lmfilter's business, and not read.
+_ABOUT_THE_RESOURCE = re.compile(r"databricks_workspace|\bml\s*\.\s*`?logged_models", re.I)
+
+
+def statement_target(target: str | Target) -> str:
+    """The target a StackQL file's statements are checked for, given the configured one: a server's, so
+    ``local`` (which no server is) stands for :data:`STACKQL_TARGET`."""
+    name = target if isinstance(target, str) else target.name
+    return STACKQL_TARGET if name == "local" else name
+
+
+def statement_diagnostics(
+    source: str,
+    target: str,
+    noqa: Suppressed,
+    variables: Mapping[str, str] | None = None,
+    place: Spread | None = None,
+    between: Callable[[], None] | None = None,
+) -> tuple[int, list[Diagnostic]]:
+    """What lint says of a StackQL file: how many search filters it holds, and the diagnostics of
+    :func:`lmfilter.stackql.check_statements` (spans in ``source``), leaving out what a noqa comment names.
+    The one analysis of ``lint`` and the language server.
+
+    A file that names neither ``databricks_workspace`` nor ``ml.logged_models`` is not read: it has no
+    diagnostics. In one that does, the statements on other resources (or that no page shows, ``SHOW``,
+    ``REGISTRY PULL``) are StackQL's own business: they are said once, as an ``info`` where the first is; a
+    name close to the resource's stays an error, with its fix. A noqa comment counts on the line a
+    diagnostic starts, and on the line where the string it is in ends (a comment cannot go inside a
+    string). ``between`` is called before each statement is checked (see
+    :func:`lmfilter.stackql.checked`).
+
+    >>> text = "SELECT model FROM databricks_workspace.ml.logged_model WHERE model_id = 'm';"
+    >>> [(d.code, d.severity, d.fixes[0].title) for d in statement_diagnostics(text, "databricks", {})[1]]
+    [('LMF502', 'error', "replace with 'databricks_workspace.ml.logged_models'")]
+    >>> statement_diagnostics("SELECT * FROM pg_tables;", "databricks", {})
+    (0, [])
+    """
+    if _ABOUT_THE_RESOURCE.search(source) is None:
+        return 0, []
+    statements, diagnostics = checked_statements(source, target, variables, between)
+    filters = sum(1 for statement in statements if statement.search_filter() is not None)
+    others = [d for d in diagnostics if d.code == OTHER_RESOURCE_CODE and not d.fixes]
+    if others:
+        first = others[0]
+        said = Diagnostic(
+            OTHER_RESOURCE_CODE,
+            "info",
+            f"{plural(len(others), 'statement')} not on {RESOURCE} (the first here): not checked",
+            first.span,
+        )
+        left_out = {id(d) for d in others[1:]}
+        diagnostics = [said if d is first else d for d in diagnostics if id(d) not in left_out]
+    if not noqa:
+        return filters, diagnostics
+    place = place or Spread.of(source)
+    strings = layout(source).strings
+    ends = [s.end for s in strings]
+
+    def lines(span: Span) -> tuple[int, ...]:
+        at = bisect.bisect_right(ends, span.start)  # the first string ending after the diagnostic starts
+        inside = at < len(strings) and strings[at].start <= span.start
+        return (place.position(span.start)[0], *((place.position(strings[at].end)[0],) if inside else ()))
+
+    return filters, [d for d in diagnostics if not suppressed(noqa, lines(d.span), d.code)]
+
+
+def configured(config: Config, path: str | None, kind: Kind | None) -> tuple[str, bool]:
+    """The target and ``native`` a file is checked for under ``config`` (:meth:`Config.for_path`; a
+    document with no ``path`` has the settings alone): for a StackQL file, :data:`STACKQL_TARGET` unless a
+    target is configured (an override for its path too)."""
+    if kind == "stackql" and config.origin("target") == DEFAULT:
+        config = dataclasses.replace(config, target=STACKQL_TARGET)
+    return config.for_path(path) if path is not None else (config.target, config.native)
 
 
 def reading(found: Found, target: str | Target, native: bool) -> tuple[str | Target, bool]:
@@ -258,17 +377,7 @@ def diagnostics_of(
         code = NOT_PYTHON_CODE if found.severity == "warning" else SKIPPED_CODE
         skipped = Diagnostic(code, found.severity, found.skipped, Span(0, 0))
         return [] if suppressed(noqa, (found.place.position(0)[0],), code) else [skipped]
-    diagnostics = (check or checked)(found.text, target, native)
-    if found.stand_ins:
-        # What is said of a string, key or field with an f-string's hole in it is said of the stand-in, not of
-        # what the hole will hold: left out (a syntax error is the text's own, and kept).
-        holed = [t for t in tokens(found.text) if found.touches_a_hole(Span(t.start, t.end))]
-        diagnostics = [
-            d
-            for d in diagnostics
-            if d.code.startswith("LMF1")
-            or not any(t.start <= d.span.start and d.span.end <= t.end for t in holed)
-        ]
+    diagnostics = outside_holes(found.text, (check or checked)(found.text, target, native), found.stand_ins)
     if not noqa:
         return list(diagnostics)
     end_line = found.place.position(len(found.text))[0]
@@ -293,8 +402,10 @@ def lint_paths(
     native: bool | None = None,
     *,
     config: Config | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> list[FileReport]:
-    """Lint every ``.lmf`` and Python file named, and those under the directories named.
+    """Lint every ``.lmf``, Python and StackQL (``.iql``, ``.sql``) file named, and those under the
+    directories named; a StackQL file's templates filled in from ``variables`` when given.
 
     Directories are walked recursively in name order, leaving out hidden ones, ``node_modules``,
     ``__pycache__``, ``build`` and ``dist``; a named file of another kind is left out too, and so is a path
@@ -306,12 +417,13 @@ def lint_paths(
     config = config or Config()
     reports = []
     for path in documents_under(paths, config):
-        configured_target, configured_native = config.for_path(path)
+        configured_target, configured_native = configured(config, path, kind_of(path))
         reports.append(
             _lint_file(
                 path,
                 configured_target if target is None else target,
                 configured_native if native is None else native,
+                variables,
             )
         )
     return reports
@@ -342,7 +454,9 @@ def _walk(path: str) -> Iterator[str]:
                 yield os.path.normpath(os.path.join(directory, name))
 
 
-def _lint_file(path: str, target: str | Target, native: bool) -> FileReport:
+def _lint_file(
+    path: str, target: str | Target, native: bool, variables: Mapping[str, str] | None = None
+) -> FileReport:
     kind = kind_of(path)
     try:
         source = read_document(path)
@@ -350,7 +464,7 @@ def _lint_file(path: str, target: str | Target, native: bool) -> FileReport:
         return FileReport(path, kind, error=_read_error(error))
     if kind is None:  # a named path of a kind lmfilter does not lint
         return FileReport(path, kind)
-    return lint_source(source, kind, target, native, path=path)
+    return lint_source(source, kind, target, native, path=path, variables=variables)
 
 
 def read_document(path: str) -> str:
@@ -497,7 +611,7 @@ def fix_paths(
     changed: dict[str, int] = {}
     for path in documents_under(paths, config):
         kind = kind_of(path)
-        configured_target, configured_native = config.for_path(path)
+        configured_target, configured_native = configured(config, path, kind)
         try:
             read = os.stat(path)
             if not stat.S_ISREG(read.st_mode):  # a FIFO or a device would block or never end
@@ -625,7 +739,7 @@ def render_text(reports: Sequence[FileReport]) -> str:
 
 
 def _render_finding(finding: Finding, lines: Sequence[str]) -> str:
-    sent = [f"{finding.call} sends it as it is"] if finding.sends != "lmfilter" else []
+    sent = [f"{finding.call} sends it as it is"] if finding.sends != "lmfilter" and finding.call else []
     fixes = [f"fix: {fix.title}" for fix in finding.fixes]
     return render_located(finding.path, finding.region, lines, finding.diagnostic, [*sent, *fixes])
 

@@ -39,6 +39,7 @@ Codes (the ``LMF5`` family, "StackQL statements"):
 ``LMF507``  a template variable with no value
 ``LMF508``  a parameter or body field given twice
 ``LMF509``  an unknown method
+``LMF510``  a JSON escape written once in a StackQL string, which reads it first (``\\u`` becomes ``u``)
 =========  ==========================================================================================
 """
 
@@ -49,7 +50,7 @@ import dataclasses
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -72,6 +73,7 @@ from lmfilter.diagnostics import (
     plural,
     quoted,
 )
+from lmfilter.documents import STAND_IN, outside_holes, takes_a_stand_in
 from lmfilter.schema import get_target
 from lmfilter.status import ModelStatus
 from lmfilter.syntax import grammar_text
@@ -88,6 +90,7 @@ __all__ = [
     "JsonString",
     "JsonTemplate",
     "JsonValue",
+    "Layout",
     "Method",
     "Name",
     "OffsetMap",
@@ -96,8 +99,12 @@ __all__ = [
     "Statement",
     "Value",
     "check_statements",
+    "checked",
     "fill",
+    "layout",
     "parse_statements",
+    "sql_escaped",
+    "variable",
 ]
 
 RESOURCE = "databricks_workspace.ml.logged_models"
@@ -112,6 +119,7 @@ JSON_CODE = "LMF506"
 UNDEFINED_CODE = "LMF507"
 DUPLICATE_CODE = "LMF508"
 UNKNOWN_METHOD_CODE = "LMF509"
+SQL_ESCAPE_CODE = "LMF510"
 
 MAX_JSON_DEPTH = 100
 """Deepest nesting of JSON arrays and objects read in a body (deeper is malformed for lmfilter)."""
@@ -247,22 +255,28 @@ class OffsetMap:
 
     @classmethod
     def of_sql(cls, literal: str, start: int, below: OffsetMap | None = None) -> OffsetMap:
-        """The map of a single-quoted SQL string literal written at ``start``, its text in ``decoded``."""
+        """The map of a single-quoted SQL string literal written at ``start``, its text in ``decoded``.
+
+        StackQL reads a string as MySQL does (its parser is Vitess'): ``''`` and ``\\'`` stand for a quote,
+        ``\\\\`` for a backslash, ``\\n``, ``\\t``, ``\\r``, ``\\b``, ``\\0`` and ``\\Z`` for those control
+        characters, and a backslash before any other character for that character alone.
+        """
         runs = _Runs(start + 1)
-        content = literal[1:-1] if literal.endswith("'") and len(literal) > 1 else literal[1:]
+        content = literal[1:-1] if len(literal) > 1 and _closed(literal) else literal[1:]
         out: list[str] = []
         at = length = 0
         while True:
-            quote = content.find("''", at)
-            if quote < 0:
+            found = _SQL_ESCAPE.search(content, at)
+            if found is None or found.end() - found.start() < 2:  # none, or a backslash that ends the text
                 out.append(content[at:])
                 break
-            out.append(content[at:quote])
-            length += quote - at
-            runs.squeeze(length, start + 1 + quote, 1, 2)
-            out.append("'")
+            out.append(content[at : found.start()])
+            length += found.start() - at
+            runs.squeeze(length, start + 1 + found.start(), 1, 2)
+            escaped = found.group()[1]
+            out.append(_SQL_DECODED.get(escaped, escaped) if found.group()[0] == "\\" else "'")
             length += 1
-            at = quote + 2
+            at = found.end()
         decoded = "".join(out)
         return runs.build(len(decoded), "sql", below, decoded)
 
@@ -304,7 +318,7 @@ class OffsetMap:
         """``text`` as the file must hold it to decode to ``text`` here; ``None`` if it cannot be written
         (see :meth:`exact`)."""
         if self.quoting == "sql":
-            text = text.replace("'", "''")
+            text = sql_escaped(text)
         elif self.quoting == "json":
             text = json.dumps(text, ensure_ascii=False)[1:-1]
         return text if self.below is None else self.below.written(text)
@@ -340,6 +354,31 @@ class OffsetMap:
         """``diagnostic`` (of the decoded text) placed in the file, keeping the fixes the file can take."""
         fixes = tuple(f for f in map(self.fix, diagnostic.fixes) if f is not None)
         return dataclasses.replace(diagnostic, span=self.span(diagnostic.span), fixes=fixes)
+
+
+# The escapes of a StackQL string: a doubled quote, or a backslash and the character after it (any, a line
+# break too); a backslash that ends the text escapes nothing.
+_SQL_ESCAPE = re.compile(r"''|\\[\s\S]?")
+_SQL_DECODED = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
+_SQL_ENCODED = {decoded: escape for escape, decoded in _SQL_DECODED.items()}
+
+
+def _closed(literal: str) -> bool:
+    """Whether a string literal's last quote closes it: not escaped by an odd run of backslashes (and not its
+    opening quote)."""
+    if not literal.endswith("'"):
+        return False
+    body = literal[1:-1]
+    return (len(body) - len(body.rstrip("\\"))) % 2 == 0
+
+
+def sql_escaped(text: str) -> str:
+    """``text`` as a StackQL string holds it: each backslash doubled, each quote doubled.
+
+    >>> print(sql_escaped("it's C:\\\\x"))
+    it''s C:\\\\x
+    """
+    return text.replace("\\", "\\\\").replace("'", "''")
 
 
 class _Runs:
@@ -501,16 +540,16 @@ class _JsonReader:
             raise self.fail("a value is missing at the end")
         char = self.text[self.at]
         start = self.at
+        template = _TEMPLATE.match(self.text, self.at)
+        if template:  # before "{": a {{ name }} where a value goes is one value, not an object
+            self.at = template.end()
+            return JsonTemplate(template.group(1), self.span(start))
         if char in "{[":
             if depth >= MAX_JSON_DEPTH:
                 raise self.fail(f"nested more than {MAX_JSON_DEPTH} levels deep")
             return self.object(depth) if char == "{" else self.array(depth)
         if char == '"':
             return self.string()
-        template = _TEMPLATE.match(self.text, self.at)
-        if template:
-            self.at = template.end()
-            return JsonTemplate(template.group(1), self.span(start))
         number = _JSON_NUMBER.match(self.text, self.at)
         if number:
             self.at = number.end()
@@ -590,8 +629,10 @@ class _JsonReader:
                 self.at += 1
                 break
             if char != "\\":
+                width = 2 if text.startswith("\r\n", self.at) else 1  # a line break is marked whole
                 raise self.fail(
-                    f"a control character ({quoted(char)}) cannot stand in a JSON string: escape it"
+                    f"a control character ({quoted(char)}) cannot stand in a JSON string: escape it",
+                    end=self.at + width,
                 )
             escape_start = self.at
             decoded = self.escape()
@@ -740,7 +781,9 @@ def _span(token: Token) -> Span:
 def _fault(token: Token, text: str) -> Diagnostic:
     span = _span(token)
     if token.type == "UNTERMINATED_STRING":
-        close = Fix("close the string", (Edit(Span(len(text), len(text)), "'"),))
+        # After a backslash a quote is escaped: the backslash is made one of its own (\\) first.
+        trailing = len(str(token)) - len(str(token).rstrip("\\"))
+        close = Fix("close the string", (Edit(Span(len(text), len(text)), "\\'" if trailing % 2 else "'"),))
         return _error(
             SYNTAX_CODE,
             "unterminated string: a closing ' is missing",
@@ -756,7 +799,7 @@ def _fault(token: Token, text: str) -> Diagnostic:
             close,
         )
     if token.type == "DQ_STRING":
-        single = "'" + str(token)[1:-1].replace("'", "''") + "'"
+        single = "'" + sql_escaped(str(token)[1:-1]) + "'"
         fix = Fix("use single quotes", (Edit(span, single),), safe=True)
         return _error(
             SYNTAX_CODE, "strings take single quotes in StackQL ('...', '' for a quote inside)", span, fix
@@ -796,6 +839,7 @@ def parse_statements(text: str) -> Parsed:
     tokens, diagnostics = _lex(text)
     statements: list[Statement] = []
     group: list[Token] = []
+    elsewhere: list[Span] = []  # statements on other resources: their faults are not lmfilter's to say
     for token in [*tokens, None]:
         if token is not None and token.type != "SEMICOLON":
             group.append(token)
@@ -806,9 +850,53 @@ def parse_statements(text: str) -> Parsed:
                 statements.append(read)
             else:
                 diagnostics.extend(read)
+        elif group and (other := _elsewhere(group)) is not None:
+            elsewhere.append(_span(group[0]).cover(_span(group[-1])))
+            diagnostics.append(other)
         group = []
+    if elsewhere:
+        starts = [span.start for span in elsewhere]
+
+        def inside(d: Diagnostic) -> bool:
+            k = bisect.bisect_right(starts, d.span.start) - 1
+            return k >= 0 and d.span.start < elsewhere[k].end and d.code != OTHER_RESOURCE_CODE
+
+        diagnostics = [d for d in diagnostics if not inside(d)]
     return Parsed(statements, ordered(diagnostics))
 
+
+class Layout(NamedTuple):
+    """Where a file's string literals (terminated or not) and comments are, in order."""
+
+    strings: list[Span]
+    comments: list[Span]
+
+
+# The grammar's COMMENT: between two tokens there is nothing but blanks and comments (the lexer is total).
+_COMMENT = re.compile(r"--[^\n]*|/\*(?:[^*]|\*(?!/))*\*/")
+
+
+def layout(text: str) -> Layout:
+    """Where the strings and comments of ``text`` are, as the statements' lexer reads them (a ``--`` inside a
+    string is no comment, a ``'`` inside a comment no string).
+
+    >>> layout("SELECT 'a--b' -- c" + chr(10) + "/* 'd' */")
+    Layout(strings=[Span(start=7, end=13)], comments=[Span(start=14, end=18), Span(start=19, end=28)])
+    """
+    strings: list[Span] = []
+    comments: list[Span] = []
+    at = 0
+    for token in parser().lex(text):
+        start = token.start_pos or 0
+        comments.extend(Span(m.start(), m.end()) for m in _COMMENT.finditer(text, at, start))
+        if token.type in ("STRING", "UNTERMINATED_STRING"):
+            strings.append(_span(token))
+        at = token.end_pos or start
+    comments.extend(Span(m.start(), m.end()) for m in _COMMENT.finditer(text, at))
+    return Layout(strings, comments)
+
+
+_NEAR_MISS = 0.9
 
 _VERBS: Mapping[str, Verb] = {"SELECT": "select", "INSERT": "insert", "DELETE": "delete", "EXEC": "exec"}
 
@@ -835,7 +923,8 @@ def _shown_terminal(name: str) -> str:
 def _dotted(tokens: Sequence[Token], at: int) -> tuple[str, Span, list[Token]] | None:
     """The dotted name starting at ``tokens[at]``: its text, its span and its parts."""
     parts: list[Token] = []
-    while at < len(tokens) and tokens[at].type == "NAME":
+    # A part may be double-quoted: StackQL's quoted name (read as a fault of a statement on the resource).
+    while at < len(tokens) and tokens[at].type in ("NAME", "DQ_STRING"):
         parts.append(tokens[at])
         if at + 1 < len(tokens) and tokens[at + 1].type == "DOT":
             at += 2
@@ -843,62 +932,79 @@ def _dotted(tokens: Sequence[Token], at: int) -> tuple[str, Span, list[Token]] |
             break
     if not parts:
         return None
-    return ".".join(str(p).strip("`") for p in parts), _span(parts[0]).cover(_span(parts[-1])), parts
+    return ".".join(str(p).strip('`"') for p in parts), _span(parts[0]).cover(_span(parts[-1])), parts
 
 
-def _statement(tokens: list[Token]) -> Statement | list[Diagnostic]:
+def _elsewhere(tokens: list[Token]) -> Diagnostic | None:
+    """Why a statement is not one on the resource (its verb, or the name after it, is another's), if it is
+    not. Checked before the rest, so a statement on another resource is said to be one, whatever its form."""
     first = tokens[0]
     verb = _VERBS.get(str(first.type))
+    if first.type in _FAULTS:  # no statement at all: the fault is what there is to say
+        return None
     if verb is None:
-        return [
-            _error(
-                OTHER_RESOURCE_CODE,
-                f"not a statement on {RESOURCE}: {quoted(str(first))} "
-                "(it takes SELECT, INSERT, DELETE and EXEC)",
-                _span(first),
-            )
-        ]
-    # The name comes after the verb (EXEC), or after the first FROM or INTO: checked before the rest, so a
-    # statement on another resource is said to be one, whatever its form.
+        return _error(
+            OTHER_RESOURCE_CODE,
+            f"not a statement on {RESOURCE}: {quoted(str(first))} (it takes SELECT, INSERT, DELETE and EXEC)",
+            _span(first),
+        )
+    named = _named(tokens, verb)
+    if named is None:
+        return None
+    name, span, parts = named
+    resource = name.rsplit(".", 1)[0] if verb == "exec" and len(parts) > 1 else name
+    if resource == RESOURCE:
+        return None
+    # Only a near miss: the provider's other resources (databricks_workspace.ml.experiments) are close in
+    # letters too, and no typo.
+    hint = did_you_mean(
+        name,
+        [RESOURCE] if verb != "exec" else [f"{RESOURCE}.{m}" for m in _EXEC_METHODS],
+        cutoff=_NEAR_MISS,
+    )
+    fixes = (Fix(f"replace with {quoted(hint)}", (Edit(span, hint),)),) if hint else ()
+    what = "this" if verb != "exec" or len(parts) > 1 else "EXEC on this"
+    return _error(
+        OTHER_RESOURCE_CODE,
+        f"not {what} resource: lmfilter reads statements on {RESOURCE}, not {quoted(name, 80)}",
+        span,
+        *fixes,
+    )
+
+
+def _named(tokens: list[Token], verb: Verb) -> tuple[str, Span, list[Token]] | None:
+    """The name a statement is on: after the verb (EXEC), or after the first FROM or INTO."""
     at = (
         1
         if verb == "exec"
         else next((i + 1 for i, t in enumerate(tokens) if t.type in ("FROM", "INTO")), None)
     )
-    named = None if at is None else _dotted(tokens, at)
-    if named is not None:
-        name, span, parts = named
-        resource = name.rsplit(".", 1)[0] if verb == "exec" and len(parts) > 1 else name
-        if resource != RESOURCE:
-            hint = did_you_mean(
-                name, [RESOURCE] if verb != "exec" else [f"{RESOURCE}.{m}" for m in _EXEC_METHODS]
-            )
-            fixes = (Fix(f"replace with {quoted(hint)}", (Edit(span, hint),)),) if hint else ()
-            what = "this" if verb != "exec" or len(parts) > 1 else "EXEC on this"
+    return None if at is None else _dotted(tokens, at)
+
+
+def _statement(tokens: list[Token]) -> Statement | list[Diagnostic]:
+    other = _elsewhere(tokens)
+    if other is not None:
+        return [other]
+    verb = _VERBS[str(tokens[0].type)]
+    named = _named(tokens, verb)
+    if named is not None and verb == "exec":
+        method_token = named[2][-1]
+        method = str(method_token).strip("`")
+        if method not in _EXEC_METHODS:
+            method_span = _span(method_token)
+            hint = did_you_mean(method, _EXEC_METHODS)
+            fixes = (Fix(f"replace with {quoted(hint)}", (Edit(method_span, hint),)),) if hint else ()
+            choices = ", ".join(_EXEC_METHODS)
             return [
                 _error(
-                    OTHER_RESOURCE_CODE,
-                    f"not {what} resource: lmfilter reads statements on {RESOURCE}, not {quoted(name, 80)}",
-                    span,
+                    UNKNOWN_METHOD_CODE,
+                    f"unknown method {quoted(method)} of {RESOURCE} (EXEC takes {choices})"
+                    + (f"; did you mean {quoted(hint)}?" if hint else ""),
+                    method_span,
                     *fixes,
                 )
             ]
-        if verb == "exec":
-            method = str(parts[-1]).strip("`")
-            if method not in _EXEC_METHODS:
-                method_span = _span(parts[-1])
-                hint = did_you_mean(method, _EXEC_METHODS)
-                fixes = (Fix(f"replace with {quoted(hint)}", (Edit(method_span, hint),)),) if hint else ()
-                choices = ", ".join(_EXEC_METHODS)
-                return [
-                    _error(
-                        UNKNOWN_METHOD_CODE,
-                        f"unknown method {quoted(method)} of {RESOURCE} (EXEC takes {choices})"
-                        + (f"; did you mean {quoted(hint)}?" if hint else ""),
-                        method_span,
-                        *fixes,
-                    )
-                ]
     interactive = parser().parse_interactive()
     try:
         for token in tokens:
@@ -1000,7 +1106,7 @@ def _build(tree: Tree[Token], tokens: list[Token]) -> Statement | list[Diagnosti
             if value.kind == "string" and not _whole_template(value.text):
                 read = parse_json(value.text, value.offsets)
                 if isinstance(read, Diagnostic):
-                    problems.append(read)
+                    problems += [*_sql_escapes_in_json(value, well_formed=False), read]
                 else:
                     body = read
             continue
@@ -1090,14 +1196,14 @@ class Filled:
 def fill(text: str, variables: Mapping[str, str]) -> Filled:
     """``text`` with each ``{{ name }}`` replaced by ``variables[name]``, written for where it stands.
 
-    Inside a single-quoted string, ``'`` is written ``''``; inside a JSON string within it (an ``@@json``
-    body, a ``data__params`` value), the value is JSON-escaped first, so the statement reads back exactly the
-    value given, whatever it holds. Outside strings the value is written as it is. Templates in comments are
-    left alone.
+    Inside a single-quoted string, ``'`` is written ``''`` and ``\\`` ``\\\\`` (:func:`sql_escaped`); inside a
+    JSON string within it (an ``@@json`` body, a ``data__params`` value), the value is JSON-escaped first, so
+    the statement reads back exactly the value given, whatever it holds. Outside strings the value is written
+    as it is. Templates in comments are left alone.
 
     >>> filled = fill("@@json='{\\"filter\\": \\"{{ f }}\\"}'", {"f": "it's \\"x\\""})
     >>> print(filled.text)
-    @@json='{"filter": "it''s \\"x\\""}'
+    @@json='{"filter": "it''s \\\\"x\\\\""}'
     >>> [d.code for d in fill("'{{ nope }}'", {}).diagnostics]
     ['LMF507']
     """
@@ -1112,7 +1218,7 @@ def fill(text: str, variables: Mapping[str, str]) -> Filled:
         if write == "json":
             value = json.dumps(value, ensure_ascii=False)[1:-1]
         if write in ("json", "sql"):
-            value = value.replace("'", "''")
+            value = sql_escaped(value)
         replacements.append((span, value))
 
     tokens, _ = _lex(text)
@@ -1146,6 +1252,21 @@ def fill(text: str, variables: Mapping[str, str]) -> Filled:
     return Filled(filled, runs.build(len(filled), "filled", None), tuple(diagnostics))
 
 
+def variable(text: str) -> tuple[str, str]:
+    """A command line's ``NAME=VALUE`` as a template variable's name and value (the value may hold ``=``).
+
+    >>> variable("filter=name = 'a'")
+    ('filter', "name = 'a'")
+    """
+    name, equals, value = text.partition("=")
+    if not equals or _VARIABLE_NAME.fullmatch(name) is None:
+        raise ValueError(f"{quoted(text)} is not NAME=VALUE (a name of letters, digits and '_')")
+    return name, value
+
+
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _json_strings(text: str) -> list[tuple[int, int]]:
     """Where the JSON strings of ``text`` are (between their quotes), if ``text`` looks like JSON."""
     head = text.lstrip()
@@ -1175,23 +1296,40 @@ def check_statements(
     With ``variables``, the templates are filled in first (:func:`fill`) and the filled statements checked,
     each diagnostic placed back in ``text`` (one inside a filled-in value on its template). Without, a value
     holding a template is not checked. The search filter is checked as the ``target`` server reads it
-    (``lmfilter.check(filter, target, native=True)``), and ``max_results`` against the target's limit.
+    (``lmfilter.check(filter, target, native=True)``), and ``max_results`` against the target's limit. Each
+    statement has at most :data:`~lmfilter.diagnostics.MAX_DIAGNOSTICS` diagnostics, then one ``LMF110``
+    counting the rest; so have the faults of the file's characters (:func:`parse_statements`).
     """
+    return checked(text, target, variables).diagnostics
+
+
+def checked(
+    text: str,
+    target: str = "databricks",
+    variables: Mapping[str, str] | None = None,
+    between: Callable[[], None] | None = None,
+) -> Parsed:
+    """What :func:`check_statements` says, with the statements it read (of the filled-in text, with
+    ``variables``): one reading serves both. ``between`` is called before each statement is checked: what
+    it raises stops the work (a language server's, when the text has changed)."""
     get_target(target)  # an unknown target is the caller's error, raised before anything is read
     if variables is None:
-        found = _checked(text, target)
+        statements, found = _checked(text, target, between)
     else:
         filled = fill(text, variables)
-        found = [filled.origin.diagnostic(d) for d in _checked(filled.text, target)]
+        statements, found = _checked(filled.text, target, between)
+        found = [filled.origin.diagnostic(d) for d in found]
         found.extend(filled.diagnostics)
-    return capped(ordered(found))
+    return Parsed(statements, ordered(found))
 
 
-def _checked(text: str, target: str) -> list[Diagnostic]:
+def _checked(text: str, target: str, between: Callable[[], None] | None = None) -> Parsed:
     statements, diagnostics = parse_statements(text)
     for statement in statements:
-        diagnostics.extend(_check(statement, target))
-    return diagnostics
+        if between is not None:
+            between()
+        diagnostics.extend(capped(ordered(_check(statement, target))))
+    return Parsed(statements, diagnostics)
 
 
 def _check(statement: Statement, target: str) -> Iterator[Diagnostic]:
@@ -1206,6 +1344,8 @@ def _check(statement: Statement, target: str) -> Iterator[Diagnostic]:
     for column in statement.columns:
         if column.text != "*" and column.key not in _SELECTABLE:
             yield _unknown(column, _SELECTABLE, "column", f"{RESOURCE} has the column 'model'")
+    if statement.body is not None and statement.body_param is not None:
+        yield from _sql_escapes_in_json(statement.body_param.value, well_formed=True)
     body_keys: set[str] = set()
     if isinstance(statement.body, JsonObject):
         body_keys = {member.key.value for member in statement.body.members}
@@ -1241,6 +1381,9 @@ def _check_param(statement: Statement, param: Param, target: str) -> Iterator[Di
             known = [_DATA_PREFIX + name for name in spec.body]
             yield _unknown(param.name, known, "column", "the data__ columns are " + ", ".join(known))
         elif not param.value.templated:
+            if spec.body[field] not in ("string", "status", "count"):  # a column of JSON
+                read = parse_json(param.value.text, param.value.offsets)
+                yield from _sql_escapes_in_json(param.value, not isinstance(read, Diagnostic))
             yield from _check_field(_as_json(param.value), spec.body[field], field, target)
         return
     if param.value.kind == "string":
@@ -1306,6 +1449,39 @@ def _check_body(body: JsonObject, spec: Method, target: str) -> Iterator[Diagnos
         yield from _check_field(member.value, spec.body[key.value], key.value, target)
 
 
+def _sql_escapes_in_json(value: Value, well_formed: bool) -> Iterator[Diagnostic]:
+    """Each JSON escape written with one backslash in a StackQL string that holds JSON: StackQL reads the
+    string first, so ``\\u00e9`` reaches the JSON as ``u00e9`` and ``\\"`` as a bare quote. (``\\'`` and
+    ``\\/`` mean the same either way; ``\\\\`` is how a JSON escape is written.)
+
+    In JSON that reads (``well_formed``), only an escape inside a JSON string is one: ``{\\"filter\\": …}``
+    and a ``\\t`` between values are StackQL's quotes and blanks, and mean what they say. In JSON that does
+    not read, an escaped quote is said too, as a likely cause, its fix only suggested."""
+    offsets = value.offsets
+    if value.kind != "string" or offsets.quoting != "sql":
+        return
+    inside = _json_strings(offsets.decoded)
+    starts = [a for a, _ in inside]
+    for k, step in enumerate(offsets.steps):
+        decoded = offsets.decoded[offsets.starts[k]] if not step else ""
+        if step or decoded in ("'", "\\", "/"):
+            continue
+        index = offsets.starts[k]
+        at = bisect.bisect_right(starts, index) - 1
+        in_string = at >= 0 and index < inside[at][1]
+        if not (in_string or (decoded == '"' and not well_formed)):
+            continue
+        source = offsets.sources[k]
+        written = _SQL_ENCODED.get(decoded, decoded)
+        yield _error(
+            SQL_ESCAPE_CODE,
+            f"StackQL reads \\{written} in a string as {quoted(decoded)} before the JSON is read: write "
+            f"\\\\{written} for JSON's escape",
+            Span(source, source + 2),
+            Fix("double the backslash", (Edit(Span(source, source), "\\"),), safe=well_formed),
+        )
+
+
 def _check_lone_surrogates(text: str, offsets: OffsetMap) -> Iterator[Diagnostic]:
     """A lone surrogate in a value (a JSON ``\\ud800``, or a byte Python decoded with ``surrogateescape``) is
     no character: StackQL would send U+FFFD instead, and UTF-8 cannot carry it."""
@@ -1346,6 +1522,9 @@ _ITEM_FIELDS: Mapping[FieldKind, tuple[tuple[str, ...], Mapping[str, type]]] = {
 
 
 def _check_field(value: JsonValue, kind: FieldKind, name: str, target: str) -> Iterator[Diagnostic]:
+    if name == "filter" and isinstance(value, JsonString) and _templated(value):
+        yield from _check_templated_filter(value, target)
+        return
     if _templated(value):
         return
     if isinstance(value, JsonString):
@@ -1378,6 +1557,32 @@ def _check_field(value: JsonValue, kind: FieldKind, name: str, target: str) -> I
                     yield _error(BAD_VALUE_CODE, f"{name} takes strings", item.span)
     else:
         yield from _check_items(value, kind, name, wrong)
+
+
+def _check_templated_filter(value: JsonString, target: str) -> Iterator[Diagnostic]:
+    """A search filter partly made of templates, checked with a stand-in for each where it holds text (a
+    value in quotes, a key): what is said of the stand-ins is left out, and no fix writes into one. A filter
+    with a template anywhere else (a number, a whole condition, the whole filter) is not checked."""
+    text = value.value
+    runs = _Runs(0)
+    pieces: list[str] = []
+    stand_ins: list[Span] = []
+    at = length = 0
+    for found in _TEMPLATE.finditer(text):
+        pieces.append(text[at : found.start()])
+        length += found.start() - at
+        if not takes_a_stand_in("".join(pieces)):
+            return
+        runs.squeeze(length, found.start(), len(STAND_IN), found.end() - found.start())
+        stand_ins.append(Span(length, length + len(STAND_IN)))
+        pieces.append(STAND_IN)
+        length += len(STAND_IN)
+        at = found.end()
+    pieces.append(text[at:])
+    filled = "".join(pieces)
+    where = runs.build(len(filled), "filled", value.offsets, filled)
+    for diagnostic in outside_holes(filled, check(filled, target, native=True), stand_ins):
+        yield where.diagnostic(diagnostic)
 
 
 def _check_items(value: JsonValue, kind: FieldKind, name: str, wrong: Diagnostic) -> Iterator[Diagnostic]:

@@ -1,7 +1,10 @@
 """The language server: lmfilter's checks, fixes and help in any editor that speaks LSP (stdio).
 
-``lmfilter lsp`` (or ``python -m lmfilter.lsp``) serves ``.lmf`` files (one filter a line, ``#`` comments) and
-Python files, where the filter strings that :mod:`lmfilter.documents` finds are linted in place:
+``lmfilter lsp`` (or ``python -m lmfilter.lsp``) serves ``.lmf`` files (one filter a line, ``#`` comments),
+Python files, where the filter strings that :mod:`lmfilter.documents` finds are linted in place, and StackQL
+files (``.iql``, ``.sql``, or languageId ``sql`` or ``stackql``), whose statements on
+``databricks_workspace.ml.logged_models`` are checked as ``lint`` checks them (for Databricks unless a target
+is set), completion and hover working inside their ``@@json`` search filter:
 
 - **diagnostics** on open and after changes (incremental sync): each lmfilter diagnostic with its code,
   severity and range in the client's position units (UTF-16 unless the client asked for another), and an

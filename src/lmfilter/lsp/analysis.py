@@ -4,7 +4,8 @@ An :class:`Outline` says where a document's filters are; an :class:`Analysis` ad
 diagnostic, which :meth:`Finding.lsp` turns into the client's. They keep no state of the server's (a ``memo``
 of diagnostics is the caller's), so the background linter, the requests and :func:`analyze` share them. Also
 here: the findings published (:func:`published`), the filters of an older outline still valid
-(:func:`carried`), and the filter under a cursor (:func:`lmf_site_at`, :func:`python_site_at`).
+(:func:`carried`), and the filter under a cursor (:func:`lmf_site_at`, :func:`python_site_at`; a StackQL
+document's search filters are :func:`stackql_sites`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from lsprotocol import types
 
 from lmfilter import documents, lint
 from lmfilter.diagnostics import Diagnostic, Span, capped
-from lmfilter.documents import Found, Kind, Place, Run, Suppressed, lmf_filter, noqa_lines
+from lmfilter.documents import Found, Kind, Place, Run, Spread, Suppressed, lmf_filter, noqa_lines
 from lmfilter.lint import SKIPPED_CODE
 from lmfilter.lsp.positions import Lines, Quoting, Site
 from lmfilter.lsp.settings import Settings
 from lmfilter.schema import Target
+from lmfilter.stackql import parse_statements
 
 SOURCE = "lmfilter"
 """The ``source`` of every diagnostic, and the server's name."""
@@ -97,6 +99,8 @@ def outline(lines: Lines, kind: Kind) -> Outline:
     noqa = noqa_lines(lines.source, kind)
     if kind == "lmf":
         return Outline(kind, lines, tuple(lmf_sites(lines)), (), noqa)
+    if kind == "stackql":  # its statements are checked whole: one site, the document
+        return Outline(kind, lines, (Site(lines.source, Spread.of(lines.source)),), (), noqa)
     sites: list[Site] = []
     skipped: list[Finding] = []
     for found in documents.filters_in(lines.source, kind):
@@ -124,7 +128,8 @@ def check_outline(
     path: str | None = None,
 ) -> Analysis:
     """Check each filter of an outline, as ``lint`` does: each for what its call sends
-    (:func:`lmfilter.lint.reading`) under the settings for ``path``, leaving out what a noqa comment names.
+    (:func:`lmfilter.lint.reading`) under the settings for ``path``, leaving out what a noqa comment names;
+    a StackQL document's statements whole (:func:`lmfilter.lint.statement_diagnostics`).
 
     ``memo`` holds the diagnostics of filters checked before; it is read and added to, so relinting a
     document after a keystroke checks only the filter that changed. ``stop`` is asked between filters; when
@@ -135,7 +140,7 @@ def check_outline(
     configured = settings.configuration()
     if path is not None and configured.excluded(path):
         return Analysis(found, ())
-    target, native = configured.for_path(path) if path is not None else (settings.target, settings.native)
+    target, native = lint.configured(configured, path, found.kind)
     findings = list(found.skipped)
 
     def remembered(text: str, target: str | Target, native: bool) -> tuple[Diagnostic, ...]:
@@ -145,9 +150,20 @@ def check_outline(
             diagnostics = memo[key] = tuple(lint.checked(text, target, native))
         return diagnostics
 
-    for site in found.sites:
+    def between() -> None:
         if stop is not None and stop():
             raise Stale
+
+    for site in found.sites:
+        between()
+        if found.kind == "stackql":
+            name = lint.statement_target(target)
+            key = (site.text, name, True)
+            if (statements := memo.get(key)) is None:
+                _, said = lint.statement_diagnostics(site.text, name, found.noqa, between=between)
+                statements = memo[key] = tuple(said)
+            findings += (Finding(site, diagnostic) for diagnostic in statements)
+            continue
         item = site.found or Found(site.text, site.place)
         reading = lint.reading(item, target, native)
         diagnostics = lint.diagnostics_of(item, *reading, found.noqa, remembered)
@@ -225,3 +241,19 @@ def python_site_at(lines: Lines, sites: Iterable[Site], position: types.Position
         if positions[0] <= cursor <= positions[-1]:
             return site, bisect.bisect_right(positions, cursor) - 1
     return None
+
+
+def stackql_sites(lines: Lines) -> list[Site]:
+    """The search filters of a StackQL document's statements, each a site whose characters are placed, and
+    written back, through both layers of quoting (a JSON string in an SQL string); for
+    :func:`python_site_at`. A filter that is a template is none."""
+    spread = Spread.of(lines.source)
+    sites = []
+    for statement in parse_statements(lines.source).statements:
+        found = statement.search_filter()
+        if found is None or "{{" in found.value:
+            continue
+        offsets = found.offsets
+        positions = tuple(spread.position(offsets.start(i)) for i in range(len(found.value) + 1))
+        sites.append(Site(found.value, Place(positions), Quoting(layers=offsets)))
+    return sites

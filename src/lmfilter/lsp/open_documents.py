@@ -33,7 +33,12 @@ LINT_DELAY = 0.15
 """Most seconds without a change before a document is linted: as long as its last lint took, up to this. A
 burst of keystrokes in a document slow to lint is linted once; one quick to lint is linted at once."""
 
-_KIND_OF_LANGUAGE: dict[str, Kind] = {"python": "python", "lmfilter": "lmf"}
+_KIND_OF_LANGUAGE: dict[str, Kind] = {
+    "python": "python",
+    "lmfilter": "lmf",
+    "sql": "stackql",
+    "stackql": "stackql",
+}
 
 T = TypeVar("T")
 

@@ -19,8 +19,9 @@ from lsprotocol import types
 
 from lmfilter import documents
 from lmfilter.diagnostics import Fix, Span
-from lmfilter.documents import Found, Place, Run, line_starts, split_lines
+from lmfilter.documents import Found, Place, Run, Spread, line_starts, split_lines
 from lmfilter.lint import Region
+from lmfilter.stackql import OffsetMap
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -155,10 +156,12 @@ class Lines:
 
 @dataclass(frozen=True, slots=True)
 class Quoting:
-    """How text is written into a filter's place: as it is (``.lmf``), or escaped for a Python literal."""
+    """How text is written into a filter's place: as it is (``.lmf``), escaped for a Python literal, or for
+    the layers a StackQL search filter is in (a JSON string in an SQL string: ``layers``)."""
 
     quote: str = ""  # the literal's delimiter (one or three quotes); empty for a .lmf line
     raw: bool = False
+    layers: OffsetMap | None = None
 
     @classmethod
     def python(cls, lines: Lines, found: Found) -> Quoting:
@@ -177,6 +180,8 @@ class Quoting:
         >>> Quoting("'", raw=True).write("'x'") is None
         True
         """
+        if self.layers is not None:
+            return self.layers.written(text)
         if not self.quote:
             return text
         quote, single = self.quote[0], len(self.quote) == 1
@@ -192,7 +197,7 @@ class Site:
     """A filter in a document: its text, where each of its characters is, and how to write into it."""
 
     text: str
-    place: Place | Run
+    place: Place | Run | Spread  # a StackQL document's site is the whole of it
     quoting: Quoting = Quoting()
     found: Found | None = None  # how the filter is read (a Python call site's); None: as configured
 

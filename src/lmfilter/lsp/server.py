@@ -22,7 +22,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcPars
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from lmfilter import __version__
+from lmfilter import __version__, lint
 from lmfilter.auth import shown_url
 from lmfilter.diagnostics import Span
 from lmfilter.lsp.analysis import (
@@ -35,6 +35,7 @@ from lmfilter.lsp.analysis import (
     lmf_sites,
     published,
     python_site_at,
+    stackql_sites,
 )
 from lmfilter.lsp.background import Job, Linter, in_thread, off_loop
 from lmfilter.lsp.completion import suggest
@@ -224,6 +225,8 @@ class LmfilterServer(LanguageServer):
             found = lmf_site_at(lines, position)
         elif document.kind == "python":
             found = python_site_at(lines, await self.sites(document, position), position)
+        elif document.kind == "stackql" and not document.large:
+            found = python_site_at(lines, await in_thread(stackql_sites, lines), position)
         else:
             found = None
         if found is None or len(found[0].text) > MAX_LENGTH:  # a filter longer than the parser reads
@@ -303,6 +306,15 @@ class LmfilterServer(LanguageServer):
             return await asyncio.wait_for(asyncio.shield(task), wait), True
         except TimeoutError:
             return NOTHING_KNOWN, False
+
+    def checked_for(self, identifier: types.TextDocumentIdentifier) -> tuple[str, bool]:
+        """The target and ``native`` a document's filters are read for, in completion and hover: a StackQL
+        document's search filters as its statements are checked (:func:`lmfilter.lint.configured`)."""
+        document = self.document(identifier)
+        if document.kind != "stackql":
+            return self.settings.target, self.settings.native
+        target, _ = lint.configured(self.settings.configuration(), document.path, document.kind)
+        return lint.statement_target(target), True
 
     def markup(self, text: str, formats: Sequence[types.MarkupKind] | None) -> types.MarkupContent:
         markdown = types.MarkupKind.Markdown in (formats or ())
@@ -428,9 +440,9 @@ async def _completion(ls: LmfilterServer, params: types.CompletionParams) -> typ
         return None
     lines, site, offset = under
     known, complete = await ls.known()
-    settings = ls.settings
+    target, native = ls.checked_for(params.text_document)
     items = []
-    for rank, suggestion in enumerate(suggest(site.text, offset, known, settings.target, settings.native)):
+    for rank, suggestion in enumerate(suggest(site.text, offset, known, target, native)):
         written = site.quoting.write(suggestion.insert)
         edit_range = site.range(lines, Span(suggestion.start, suggestion.end))
         if written is None or edit_range.start.line != edit_range.end.line:
@@ -459,7 +471,8 @@ async def _hover(ls: LmfilterServer, params: types.HoverParams) -> types.Hover |
         return None
     span, written = field
     known, _ = await ls.known()
-    text = describe_field(written, known, get_target(ls.settings.target), ls.settings.native)
+    target, native = ls.checked_for(params.text_document)
+    text = describe_field(written, known, get_target(target), native)
     if text is None:
         return None
     hover = ls.client_capabilities.text_document
@@ -546,7 +559,11 @@ def _arguments() -> argparse.ArgumentParser:
         description="The lmfilter language server, on stdin and stdout. Settings from the editor "
         "(initializationOptions, workspace/configuration) and pyproject.toml [tool.lmfilter] win over these.",
     )
-    parser.add_argument("--target", default="mlflow", choices=sorted(TARGETS), help="default: mlflow")
+    parser.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        help="default: mlflow (databricks for StackQL statements, whose resource is Databricks')",
+    )
     parser.add_argument("--native", action="store_true", help="errors for what the server cannot run itself")
     parser.add_argument("--models", metavar="FILE", help="a model file whose keys and values to complete")
     parser.add_argument("--server", metavar="URL", help="an MLflow server whose models' keys to complete")
@@ -561,6 +578,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bool(args.server) != bool(args.experiment_id):
         parser.error("--server and --experiment-id go together")
     models = os.path.abspath(args.models) if args.models else None
-    defaults = Settings(args.target, args.native, models, args.server, args.experiment_id)
+    defaults = Settings(
+        args.target or "mlflow",
+        args.native,
+        models,
+        args.server,
+        args.experiment_id,
+        target_set=args.target is not None,
+    )
     build_server(defaults).start_io()
     return 0

@@ -32,6 +32,7 @@ class Settings:
     exclude: tuple[str, ...] = ()
     overrides: tuple[Override, ...] = ()
     root: Path | None = None  # where exclude and override patterns are read from
+    target_set: bool = False  # whether a source set the target (else a StackQL file's is Databricks')
 
     @property
     def model_source(self) -> tuple[str | None, str | None, str | None]:
@@ -45,6 +46,7 @@ class Settings:
             exclude=self.exclude,
             overrides=self.overrides,
             root=self.root,
+            origins={"target": "settings"} if self.target_set else {},
         )
 
 
@@ -84,11 +86,12 @@ def resolve(defaults: Settings, *layers: Mapping[str, Any]) -> Settings:
 
     >>> resolve(Settings(), {"target": "databricks", "native": True}, {"native": False})
     Settings(target='databricks', native=False, models=None, server=None, experiment_id=None, exclude=(), \
-overrides=(), root=None)
+overrides=(), root=None, target_set=True)
     """
     merged: dict[str, Any] = {}
     overrides = defaults.overrides
     for layer in layers:
         merged.update(layer)
         overrides += tuple(layer.get("overrides", ()))
-    return dataclasses.replace(defaults, **{**merged, "overrides": overrides})
+    target_set = defaults.target_set or "target" in merged
+    return dataclasses.replace(defaults, **{**merged, "overrides": overrides, "target_set": target_set})
