@@ -15,9 +15,14 @@ of :mod:`lmfilter.sql`) as a search would, and prints the matches in the search'
 ran (whether or not a model matched), 1 on a bad filter,
 ``--datasets``, ``--order-by`` or model file, 2 on bad usage.
 
-``lmfilter lint [PATH ...] [--target T] [--native] [--format text|json|sarif]`` checks the filters of ``.lmf``
-files and Python call sites (see :mod:`lmfilter.lint`); it exits 1 when one has an error or a file cannot be
-read.
+``lmfilter lint [PATH ...] [--target T] [--native] [--var NAME=VALUE ...] [--format text|json|sarif]`` checks
+the filters of ``.lmf`` files and Python call sites, and the StackQL statements of ``.iql``/``.sql`` files
+(see :mod:`lmfilter.lint`); it exits 1 when one has an error or a file cannot be read.
+
+``lmfilter stackql [FILE|-] [--var NAME=VALUE ...] [--server URL | ...] [--format table|json]`` runs the
+StackQL statements of databricks_workspace.ml.logged_models (see :mod:`lmfilter.stackql_run`). ``lmfilter pull
+(--server URL | ...) --experiment-id ID ... --into STORE [--full]`` keeps a model store in step with a server
+(see :mod:`lmfilter.sql.pull`).
 """
 
 from __future__ import annotations
