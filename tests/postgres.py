@@ -53,6 +53,7 @@ __all__ = [
     "database_of",
     "find_programs",
     "start_mlflow",
+    "url_of",
 ]
 
 _USER = "postgres"  # the cluster's superuser, and the account it runs as when the tests run as root
@@ -195,10 +196,11 @@ class PostgresServer:
         _run(initdb, run_as, root, timeout, "initdb")
         for _attempt in range(3):
             port = _free_port()
-            # no Unix socket (its path has a length limit a deep TMPDIR passes); fsync off: a test cluster
+            # no Unix socket (its path has a length limit a deep TMPDIR passes); fsync off: a test cluster;
+            # a query that runs away spills at most 1 GB to disk, not the machine's whole disk
             options = (
                 f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c temp_file_limit=1GB"
             )
             start = [programs.pg_ctl, "-D", data, "-l", log, "-o", options, "-w", "-t", str(int(timeout))]
             try:
@@ -285,14 +287,18 @@ class PostgresServer:
             raise PostgresError(f"{len(statements)} statements gave {len(rows)} answers")
         return [[str(item) for item in json.loads(row)] for row in rows]
 
-    def create_database(self, prefix: str = "db") -> str:
-        """A new, empty database (UTF-8, collation C) with a name no other call gets; its name."""
+    def create_database(self, prefix: str = "db", *, icu_locale: str | None = None) -> str:
+        """A new, empty database (UTF-8, collation C, or ICU's collation of *icu_locale*, e.g. ``en-US``)
+        with a name no other call gets; its name."""
         with self._lock:
             self._databases += 1
             name = f"{prefix}_{self._databases}"
         if not name.replace("_", "").isalnum():
             raise ValueError(f"a database prefix is letters, digits and '_', not {prefix!r}")
-        self.psql(f'CREATE DATABASE "{name}"', database="postgres")
+        if icu_locale is not None and not icu_locale.replace("-", "").isalnum():
+            raise ValueError(f"an ICU locale is letters, digits and '-', not {icu_locale!r}")
+        icu = f" LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}' TEMPLATE template0" if icu_locale else ""
+        self.psql(f'CREATE DATABASE "{name}"{icu}', database="postgres")
         return name
 
 
@@ -337,10 +343,20 @@ def _alive(pid: int) -> bool:
 
 
 def start_mlflow(
-    postgres: PostgresServer, version: str, venvs_dir: Path, *, timeout: float = 180.0
+    postgres: PostgresServer,
+    version: str,
+    venvs_dir: Path,
+    *,
+    timeout: float = 180.0,
+    schema: str | None = None,
+    icu_locale: str | None = None,
 ) -> MlflowServer:
     """``mlflow server`` of ``<venvs_dir>/mlflow-<version>`` with a new database of *postgres* as its backend
     store (MLflow creates its tables there on start; that takes longer than on SQLite, hence the timeout).
+
+    ``schema`` puts MLflow's tables in that schema instead of ``public`` (made first; the backend store URI
+    names it with ``?options=-csearch_path=...``, as MLflow's users do); ``icu_locale`` makes the database
+    with that ICU collation (see :meth:`PostgresServer.create_database`).
 
     The venv needs ``psycopg2`` (``scripts/install-mlflow.sh`` puts ``psycopg2-binary`` in it); without it
     this raises :class:`PostgresUnavailableError`.
@@ -351,14 +367,19 @@ def start_mlflow(
         raise PostgresUnavailableError(
             f"the MLflow {version} venv has no psycopg2: run scripts/install-mlflow.sh {version}"
         )
-    database = postgres.create_database("mlflow")
+    database = postgres.create_database("mlflow", icu_locale=icu_locale)
     backend = postgres.url(database, scheme=_DRIVER)
+    if schema is not None:
+        if not schema.replace("_", "").isalnum():
+            raise ValueError(f"a schema is letters, digits and '_', not {schema!r}")
+        postgres.psql(f'CREATE SCHEMA "{schema}"', database)
+        backend += f"?options=-csearch_path%3D{schema}"
     return MlflowServer.start(version, venvs_dir, timeout=timeout, backend_store_uri=backend)
 
 
 # ---- fixtures ---------------------------------------------------------------------------------------------
 
-_MLFLOW_FIXTURES = ("mlflow_on_postgres",)
+_MLFLOW_FIXTURES = ("mlflow_on_postgres", "mlflow_317_on_postgres")
 _POSTGRES_FIXTURES = ("postgres_server", *_MLFLOW_FIXTURES)
 
 
@@ -420,11 +441,40 @@ def mlflow_on_postgres(postgres_server: PostgresServer) -> Iterator[SeededServer
         _unavailable(str(why))
         raise
     with server:
-        try:
-            seeded = seed(server)
-        except BaseException as error:
-            raise ServerStartError(f"seeding MLflow on PostgreSQL failed: {error}") from error
-        yield SeededServer(server, seeded)
+        yield _seeded(server)
+
+
+# the schema and ICU collation of mlflow_317_on_postgres's database
+SCHEMA_317 = "tracking"
+ICU_317 = "en-US"
+
+
+@pytest.fixture(scope="session")
+def mlflow_317_on_postgres(postgres_server: PostgresServer) -> Iterator[SeededServer]:
+    """MLflow 3.17.2 on ``postgres_server``, seeded as ``mlflow_on_postgres``, with two things users do that
+    change what a search reads: its tables in a schema of their own (:data:`SCHEMA_317`), and a database
+    whose collation is not C (ICU's :data:`ICU_317`), so that texts sort and ILIKE folds by the locale.
+    Skipped as ``mlflow_on_postgres`` is."""
+    from tests.conftest_servers import venvs_dir
+
+    venvs = venvs_dir()
+    if not (venvs / "mlflow-3.17.2" / "bin" / "mlflow").exists():
+        _unavailable(f"MLflow 3.17.2 is not installed under {venvs}: run scripts/install-mlflow.sh")
+    try:
+        server = start_mlflow(postgres_server, "3.17.2", venvs, schema=SCHEMA_317, icu_locale=ICU_317)
+    except PostgresUnavailableError as why:
+        _unavailable(str(why))
+        raise
+    with server:
+        yield _seeded(server)
+
+
+def _seeded(server: MlflowServer) -> SeededServer:
+    try:
+        seeded = seed(server)
+    except BaseException as error:
+        raise ServerStartError(f"seeding MLflow on PostgreSQL failed: {error}") from error
+    return SeededServer(server, seeded)
 
 
 def tables_of(postgres: PostgresServer, database: str) -> Mapping[str, set[str]]:
@@ -445,4 +495,12 @@ def database_of(server: MlflowServer) -> str:
     """The PostgreSQL database an MLflow server of :func:`start_mlflow` keeps its tracking data in."""
     if not server.backend_store_uri.startswith(f"{_DRIVER}://"):
         raise ValueError(f"MLflow at {server.base_url} is not on PostgreSQL ({server.backend_store_uri})")
-    return server.backend_store_uri.rsplit("/", 1)[1]
+    return server.backend_store_uri.rsplit("/", 1)[1].partition("?")[0]
+
+
+def url_of(server: MlflowServer, scheme: str = "postgresql") -> str:
+    """The URL of an MLflow server's database as its users would give it to ``lmfilter search --db``: its
+    backend store URI (schema option and all), with *scheme* (``postgresql``, ``postgresql+psycopg2``,
+    ...)."""
+    database_of(server)  # on PostgreSQL, or a ValueError
+    return scheme + server.backend_store_uri.removeprefix(_DRIVER)

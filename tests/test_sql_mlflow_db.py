@@ -468,8 +468,9 @@ def test_a_target_that_is_not_mlflows(db_path: Path, target: str) -> None:
 @pytest.mark.parametrize(
     ("url", "words"),
     [
-        ("postgresql://me:s3cr3t-pw@db.example.com:5432/mlflow", "issue 14"),
-        ("postgresql+psycopg2://me:s3cr3t-pw@db/mlflow", "issue 14"),
+        ("postgresql://me:s3cr3t-pw@db/mlflow?nosuchoption=1", "libpq's connection keywords"),
+        ("postgresql+psycopg2://me:s3cr3t-pw@db/mlflow?user=again", "twice"),
+        ("postgres://me:s3cr3t-pw@db/ml%00flow", "NUL"),
         ("mysql://me:s3cr3t-pw@db/mlflow", "MySQL"),
         ("mssql+pyodbc://me:s3cr3t-pw@db/mlflow", "SQL Server"),
         ("oracle://me:s3cr3t-pw@db/mlflow", "oracle://"),

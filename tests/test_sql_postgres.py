@@ -1,6 +1,7 @@
-"""MLflow's tracking database on a real PostgreSQL, read directly: ``to_sql(..., dialect="postgres")`` run on
-the database an MLflow 3.18.0 server writes answers what that server's REST search answers (native filters)
-and what ``lmfilter.select`` answers over the same models (filters only lmfilter runs).
+"""MLflow's tracking database on a real PostgreSQL, read directly: ``to_sql(..., dialect="postgres",
+mlflow_backend=True)`` (LIKE as MLflow sends it) run on the database an MLflow 3.18.0 server writes answers
+what that server's REST search answers (native filters) and what ``lmfilter.select`` answers over the same
+models (filters only lmfilter runs).
 
 The cluster and the server come from ``tests/postgres.py`` (fixtures ``postgres_server`` and
 ``mlflow_on_postgres``); they are skipped, with the reason, where PostgreSQL or MLflow is not installed. The
@@ -172,6 +173,7 @@ def _sql_answers(postgres: PostgresServer, seeded: SeededServer, cases: Sequence
             target="mlflow",
             dialect="postgres",
             experiment_ids=seeded.seeded.experiment_ids,
+            mlflow_backend=True,
         )
         for text, datasets, order_by in cases
     ]
@@ -200,19 +202,9 @@ def _differing(
 
 
 # MLflow on PostgreSQL runs LIKE and ILIKE with PostgreSQL's default escape character, the backslash
-# (SQLAlchemy sends no ESCAPE), so `%\_%` there means "holds an underscore"; MLflow on SQLite has no escape
-# character, and that is what to_sql (every dialect) and select follow. Which one a search of a PostgreSQL
-# database must follow is issue 14's to decide; until then these cases hold the difference.
-_ESCAPES_ON_POSTGRES = pytest.mark.xfail(
-    strict=True, reason="MLflow on PostgreSQL escapes LIKE patterns with a backslash; to_sql does not"
-)
-NATIVE = [
-    pytest.param(text, marks=_ESCAPES_ON_POSTGRES) if "\\" in text and "LIKE" in text else text
-    for text in FILTERS
-]
-
-
-@pytest.mark.parametrize("text", NATIVE)
+# (SQLAlchemy sends no ESCAPE), so `%\_%` there means "holds an underscore": to_sql's mlflow_backend says the
+# same (select and the other dialects have no escape character, as MLflow on SQLite).
+@pytest.mark.parametrize("text", FILTERS)
 def test_native_filters_answer_as_the_server(
     postgres_server: PostgresServer, mlflow_on_postgres: SeededServer, text: str
 ) -> None:

@@ -590,39 +590,37 @@ def _print_found(
 
 def _search_database(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``search --db``: the filter as SQL on an MLflow tracking database, read-only."""
-    for option in ("profile", "token", "timeout"):  # --server, --host, --deployment-name: argparse refuses
+    for option in ("profile", "token"):  # --server, --host, --deployment-name: argparse refuses
         if getattr(args, option, None) is not None:
             flag = "--" + option.replace("_", "-")
             err.write(f"lmfilter search: {flag} is for a server; --db reads the database itself\n")
             return EXIT_USAGE
     try:
-        from lmfilter.sql import tables, to_sql
+        from lmfilter.sql import tables
         from lmfilter.sql.mlflow_db import open_database
     except ImportError as error:
         err.write(f"lmfilter search: --db needs the sql extra ({error.name}): pip install 'lmfilter[sql]'\n")
         return EXIT_USAGE
     try:
         datasets, order_by = _search_inputs(args)
-        with open_database(args.db, target=args.target) as db:
+        with open_database(args.db, target=args.target, timeout=args.timeout) as db:
             if db.warning:
                 err.write(f"lmfilter search: {_line(db.warning)}\n")
             target = db.target
             if args.verbose:
                 err.write(f"lmfilter search: {_line(db.describe())}, semantics of {target}\n")
-            statement = to_sql(
-                args.filter,
-                datasets=datasets,
-                order_by=order_by,
-                target=target,
-                dialect=db.dialect,
-                experiment_ids=db.experiment_ids_of(args.experiment_id),
-                max_results=args.max_results,
-            )
-            # One read transaction: the ids and the models read after them are of one committed state,
-            # however a server writes the database meanwhile (it ends when the database is closed).
-            db.query("BEGIN")
-            ids = db.ids(statement)
-            models = [] if args.format == "ids" else tables.read_models(db, ids, dialect=db.dialect)
+            # One snapshot: the ids and the models read after them are of one committed state, however a
+            # server writes the database meanwhile.
+            with db.snapshot():
+                statement = db.sql(
+                    args.filter,
+                    datasets=datasets,
+                    order_by=order_by,
+                    experiment_ids=db.experiment_ids_of(args.experiment_id),
+                    max_results=args.max_results,
+                )
+                ids = db.ids(statement)
+                models = [] if args.format == "ids" else tables.read_models(db, ids, dialect=db.dialect)
     except FilterError as error:
         err.write(str(error) + "\n")
         return EXIT_ERRORS

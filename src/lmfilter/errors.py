@@ -21,6 +21,8 @@ error (from ``lmfilter``)                   raised when
                                             ``lmfilter.sql``; needs the ``sql`` extra)
 ``sql.TrackingDatabaseError`` and subclass  MLflow's tracking database cannot be read (``lmfilter.sql.
                                             open_database``, ``lmfilter search --db``)
+``spark.SparkError`` (ValueError)           a Spark search cannot run: pyspark missing, ``tables`` not
+                                            MLflow's layout, or Spark's own error (``lmfilter.spark``)
 ==========================================  =============================================================
 
 This module imports nothing of lmfilter, so every module can build on it.

@@ -144,8 +144,9 @@ class ParamNumber:
 NUMERIC_TEXT = r"^[ \t\n\r\f\v]*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\r\f\v]*$"
 """The param texts a comparison with a number reads as numbers (``params.depth > 5``): a decimal number
 in ASCII, with ASCII whitespace around it, read as Python's ``float`` reads it (``1e400`` is infinity). It is
-one regular expression that Python, DuckDB, SQLite, PostgreSQL and Spark read alike, so every executor reads
-the same texts as numbers.
+one regular expression that Python, DuckDB, SQLite and PostgreSQL read alike (Spark's Java regular
+expressions read ``$`` and ``\\v`` otherwise: :mod:`lmfilter.sql.compile` spells it for them), so every
+executor reads the same texts as numbers.
 
 >>> [bool(re.match(NUMERIC_TEXT, text)) for text in (" -1.5e3 ", "1.", ".5", "1e", "nan", "\u0663", "0x1")]
 [True, True, True, False, False, False, False]

@@ -83,6 +83,10 @@ _ASCII_LOWER = str.maketrans(_UPPER, _LOWER)
 
 _MODELS, _PARAMS, _TAGS = "logged_models", "logged_model_params", "logged_model_tags"
 _METRICS = "logged_model_metrics"
+# Java's regular expressions (Spark's RLIKE) read \v as any vertical whitespace (U+2028 among them) and $ as
+# the end or the place before a final line terminator (U+2028 and U+0085 too): there, NUMERIC_TEXT gives the
+# vertical tab by its code and ends at the very end (\z).
+_JAVA_NUMERIC_TEXT = NUMERIC_TEXT.replace(r"\v", r"\x0B").removesuffix("$") + r"\z"
 _ZERO = {"string": exp.Literal.string(""), "number": exp.Literal.number(0), "status": exp.Literal.number(0)}
 # attribute -> its column; the zero an attribute the server always has reads as when the store holds NULL
 _COLUMNS = {attr.name: attr.mlflow_column for attr in ATTRIBUTES}
@@ -101,6 +105,7 @@ def to_sql(
     dialect: str = "duckdb",
     experiment_ids: Iterable[str | int] | str | int | None = None,
     max_results: int | None = None,
+    mlflow_backend: bool = False,
 ) -> str:
     """One SQL ``SELECT`` of ``model_id`` over MLflow's tables: what a search returns, in its order.
 
@@ -109,6 +114,13 @@ def to_sql(
     tracking database (``sqlite``, ``postgres``), on lmfilter's DuckDB store (``duckdb``), or on Spark tables
     of that layout (``spark``, ``databricks``). Deleted models are left out; ``experiment_ids`` keeps the
     models of those experiments (all with ``None``); ``max_results`` the first so many (all with ``None``).
+
+    ``mlflow_backend`` writes LIKE, ILIKE and the order of texts as MLflow's own SQL means them on that
+    dialect, so that a search of MLflow's tracking database answers what the MLflow server on it answers.
+    Only PostgreSQL's differ from lmfilter's: there MLflow sends ``LIKE``/``ILIKE`` as they are, so a
+    backslash escapes the next character of a pattern, ILIKE folds case as the database's ctype does, and
+    texts compare and sort by the database's collation. Without it, every dialect means what
+    :func:`lmfilter.select` means (no escape character, ASCII folding, code-point order).
 
     On ``sqlite``, a comparison of a param with a number uses ``REGEXP``, which SQLite leaves to the
     connection to define (:func:`lmfilter.sql.mlflow_db.open_database` does).
@@ -130,7 +142,7 @@ def to_sql(
     shape, checked, ids, limit = _arguments(
         filter, datasets, order_by, target, dialect, experiment_ids, max_results
     )
-    return _rendered(shape, checked, ids, limit)
+    return _rendered(shape, checked, ids, limit, mlflow_backend)
 
 
 def select_statement(
@@ -142,12 +154,13 @@ def select_statement(
     dialect: str = "duckdb",
     experiment_ids: Iterable[str | int] | str | int | None = None,
     max_results: int | None = None,
+    mlflow_backend: bool = False,
 ) -> exp.Select:
     """:func:`to_sql`'s statement as a sqlglot expression (to change, or render in another way)."""
     shape, checked, ids, limit = _arguments(
         filter, datasets, order_by, target, dialect, experiment_ids, max_results
     )
-    return _Compiler(shape, checked).statement(ids, limit)
+    return _Compiler(shape, checked, mlflow_backend).statement(ids, limit)
 
 
 class _Shape(NamedTuple):
@@ -182,10 +195,12 @@ def _arguments(
 
 
 @functools.lru_cache(maxsize=256)
-def _rendered(shape: _Shape, dialect: Dialect, ids: tuple[int, ...] | None, limit: int | None) -> str:
+def _rendered(
+    shape: _Shape, dialect: Dialect, ids: tuple[int, ...] | None, limit: int | None, mlflow_backend: bool
+) -> str:
     """The SQL text of a statement, kept: sqlglot takes milliseconds to build and write one, as long as a
     search of a loaded store takes."""
-    return _Compiler(shape, dialect).statement(ids, limit).sql(dialect=dialect)
+    return _Compiler(shape, dialect, mlflow_backend).statement(ids, limit).sql(dialect=dialect)
 
 
 def _experiment_id(value: str | int) -> int:
@@ -210,6 +225,7 @@ class _Compiler:
 
     query: _Shape
     dialect: Dialect
+    mlflow_backend: bool = False
     joins: list[exp.Expr] = field(default_factory=list)
     values: dict[int, exp.Expr] = field(default_factory=dict)
     # MLflow 3.17's "some passing row satisfies it": per Values slot, the leaves that test its rows.
@@ -305,12 +321,19 @@ class _Compiler:
         """A param's text as a number, where it is one (else NULL)."""
         trimmed = exp.Trim(this=text.copy(), expression=exp.Literal.string(_WHITESPACE))
         number = exp.cast(trimmed, exp.DataType.build("double"))
-        matches = exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(NUMERIC_TEXT))
+        pattern = _JAVA_NUMERIC_TEXT if self.dialect in ("spark", "databricks") else NUMERIC_TEXT
+        matches = exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(pattern))
         return exp.Case(ifs=[exp.If(this=matches, true=number)])
+
+    @property
+    def _code_points(self) -> bool:
+        """Texts compared by code point where the engine's default is the locale's (PostgreSQL), unless
+        MLflow's own meaning (the database's collation) is asked for."""
+        return self.dialect == "postgres" and not self.mlflow_backend
 
     def _sortable(self, i: int) -> exp.Expr:
         value = self.values[i]
-        if self.dialect == "postgres" and isinstance(self.query.slots[i], Attr | SortAttr | Param | Tag):
+        if self._code_points and isinstance(self.query.slots[i], Attr | SortAttr | Param | Tag):
             return _by_code_point(value, self.query.slots[i])
         return value
 
@@ -356,7 +379,7 @@ class _Compiler:
                     return _constant(value, op == "!=")  # Python: NaN equals nothing, is unequal to all
                 if isinstance(literal, ModelStatus) and not literal.known:
                     return _constant(value, op == "!=")  # the store holds numbers: none is this name
-                if isinstance(literal, str) and self.dialect == "postgres" and op not in ("=", "!="):
+                if isinstance(literal, str) and self._code_points and op not in ("=", "!="):
                     value = _by_code_point(value, slot)
                 return _COMPARISONS[op](this=value, expression=self._literal(literal))
             case Like(pattern, insensitive, negated):
@@ -392,7 +415,11 @@ class _Compiler:
 
     def _like(self, value: exp.Expr, pattern: str, insensitive: bool) -> exp.Expr:
         """``value LIKE pattern`` as lmfilter means it: whole text, case-sensitive, ``%`` and ``_`` always
-        wildcards and nothing an escape; ILIKE folds the 26 ASCII letters of both sides, nothing else."""
+        wildcards and nothing an escape; ILIKE folds the 26 ASCII letters of both sides, nothing else. With
+        ``mlflow_backend`` on PostgreSQL, the pattern as MLflow sends it (see :func:`to_sql`)."""
+        if self.mlflow_backend and self.dialect == "postgres":
+            kind = exp.ILike if insensitive else exp.Like
+            return kind(this=value, expression=exp.Literal.string(pattern))
         if insensitive:
             pattern = pattern.translate(_ASCII_LOWER)
             if self.dialect == "sqlite":

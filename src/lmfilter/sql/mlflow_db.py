@@ -1,47 +1,60 @@
-"""MLflow's own tracking database, opened read-only: which file it is, which MLflow wrote it, and so which
+"""MLflow's own tracking database, opened read-only: which database it is, which MLflow wrote it, and so which
 semantics a search of it must follow.
 
 :func:`open_database` takes what MLflow users already have in ``MLFLOW_TRACKING_URI`` or
 ``--backend-store-uri``: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` (SQLAlchemy's URL forms,
-with its percent-decoding), or a plain path taken as it is (so a name may hold ``?``, ``#`` or ``%``). It
-promises the next stage a :class:`TrackingDatabase`:
+with its percent-decoding), a plain path taken as it is (so a name may hold ``?``, ``#`` or ``%``), or
+``postgresql://user:password@host:port/database?option=value`` (also ``postgresql+psycopg2://`` and
+``postgresql+psycopg://``; the options are libpq's: ``sslmode``, ``options=-csearch_path%3Dschema``,
+``host=/socket/dir``, ...; the ``postgres`` extra brings the driver, psycopg 3). It promises the next stage a
+:class:`TrackingDatabase`:
 
-- opened read-only for real (SQLite's ``mode=ro``; the file is never created, written or journaled, and
+- opened read-only for real: SQLite's ``mode=ro`` (the file is never created, written or journaled, and
   ``PRAGMA query_only`` holds the connection to it), safe to read while an MLflow server writes the file;
+  on PostgreSQL every statement runs in a ``READ ONLY`` transaction that lmfilter begins, has already read
+  in, and rolls back (so no statement can make it read-write, nor end it), one ``REPEATABLE READ`` snapshot
+  per :meth:`~TrackingDatabase.snapshot`, with the session's options forced (``standard_conforming_strings``,
+  the schema MLflow's tables are in, a ``statement_timeout`` when a timeout is given);
 - holding the tables a search reads (:data:`LAYOUT`), with the columns it reads;
 - knowing which MLflow wrote it, from the alembic revision MLflow's migrations leave in ``alembic_version``
   (:data:`REVISIONS` is MLflow 3.18.0's chain of them), and so the target whose semantics apply: ``mlflow``
   for 3.18.0, ``mlflow-3.17`` for 3.17.2 and the older 3.x releases that have logged models; an unknown,
   presumably newer, revision is read as ``mlflow`` with a :attr:`~TrackingDatabase.warning`, and a caller
   may force a target;
-- with a ``regexp(pattern, text)`` function (SQLite's ``text REGEXP pattern``) and queries that Ctrl-C ends.
+- with a ``regexp(pattern, text)`` function on SQLite (its ``text REGEXP pattern``), and queries that Ctrl-C
+  ends (on PostgreSQL, the server cancels it).
 
 Every failure is a :class:`TrackingDatabaseError` with one line that names the database and says what to
-do; no sqlite3 message reaches the user bare. A password in a URL is never shown
-(:func:`lmfilter.auth.shown_url`). Only SQLite is read today; the engine is one small class
-(:class:`_Sqlite`), so PostgreSQL (issue 14) is a second one beside it.
+do; no driver message reaches the user bare. A password in a URL is never shown
+(:func:`lmfilter.auth.shown_url`), nor in any message a driver writes. Each engine is one small class
+(:class:`_Sqlite`, :class:`_Postgres`); :class:`TrackingDatabase` holds what they share.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import math
 import os
 import re
 import shlex
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal
-from urllib.parse import quote, unquote
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from urllib.parse import parse_qsl, quote, unquote
 
 from lmfilter.auth import shown_url
 from lmfilter.errors import LmfilterError
-from lmfilter.requests import RequestError, experiment_ids_of
+from lmfilter.requests import Datasets, OrderByArg, RequestError, experiment_ids_of
 from lmfilter.schema import ATTRIBUTES, TARGETS, Target, UnknownTargetError, get_target
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = [
     "LAYOUT",
@@ -55,6 +68,7 @@ __all__ = [
     "NotAnMlflowDatabaseError",
     "QueryInterruptedError",
     "QueryTooLargeError",
+    "ReadOnlyError",
     "Semantics",
     "TrackingDatabase",
     "TrackingDatabaseError",
@@ -76,13 +90,14 @@ class TrackingDatabaseError(LmfilterError):
 
 
 class DatabaseUrlError(TrackingDatabaseError, ValueError):
-    """A database URL or path lmfilter cannot take: a scheme it does not read (yet), an in-memory or
-    empty name, a host, credentials or options on an SQLite URL."""
+    """A database URL or path lmfilter cannot take: a scheme it does not read, an in-memory or empty name,
+    a host, credentials or options on an SQLite URL, an option libpq does not know on a PostgreSQL one."""
 
 
 class DatabaseUnavailableError(TrackingDatabaseError):
     """The database cannot be read: no such file, not a regular file, no permission, locked for too long,
-    damaged, or a crashed writer's journal to roll back first."""
+    damaged, or a crashed writer's journal to roll back first; on PostgreSQL, a server that cannot be
+    reached, refuses the login, has no such database, lacks resources or went away; a missing driver."""
 
 
 class NotAnMlflowDatabaseError(TrackingDatabaseError):
@@ -96,12 +111,19 @@ class ExperimentNotFoundError(TrackingDatabaseError, ValueError):
 
 
 class QueryTooLargeError(TrackingDatabaseError, ValueError):
-    """A query past one of SQLite's limits (64 tables in a join, expressions 1,000 deep, ...), or holding
-    what SQLite's driver cannot send (a NUL character)."""
+    """A query past one of the engine's limits (SQLite: 64 tables in a join, expressions 1,000 deep, ...;
+    PostgreSQL: its program limits), or holding what it cannot take: a NUL character; on PostgreSQL, a LIKE
+    pattern that ends with its escape character (a backslash), or a number past a double's range."""
 
 
 class QueryInterruptedError(TrackingDatabaseError):
-    """A query ended by :meth:`TrackingDatabase.interrupt` (a Ctrl-C ends one with KeyboardInterrupt)."""
+    """A query ended by :meth:`TrackingDatabase.interrupt`, or by the server past the timeout given to
+    :func:`open_database` (a Ctrl-C ends one with KeyboardInterrupt)."""
+
+
+class ReadOnlyError(TrackingDatabaseError):
+    """A statement given to :meth:`TrackingDatabase.query` that would write, or end the read-only
+    transaction lmfilter reads in (which then closes the connection)."""
 
 
 # ---- what MLflow's migrations say ----------------------------------------------------------------------
@@ -211,9 +233,8 @@ _SQLALCHEMY: Final = re.compile(
     r"(?:/(?P<database>[^?]*))?(?:\?(?P<query>.*))?",
     re.DOTALL,
 )
+_POSTGRES: Final = ("postgresql", "postgres")
 _LATER: Final[Mapping[str, str]] = {
-    "postgresql": "MLflow on PostgreSQL is read by a later lmfilter (issue 14, with the 'postgres' extra)",
-    "postgres": "MLflow on PostgreSQL is read by a later lmfilter (issue 14, with the 'postgres' extra)",
     "mysql": "MLflow on MySQL is not read by lmfilter",
     "mariadb": "MLflow on MariaDB is not read by lmfilter",
     "mssql": "MLflow on SQL Server is not read by lmfilter",
@@ -224,11 +245,19 @@ _ALMOST_URL: Final = re.compile(r"[A-Za-z][\w+.-]*:")
 
 @dataclass(frozen=True, slots=True)
 class _Location:
-    """A database to open: its engine's dialect, the file (SQLite), and how messages name it."""
+    """A database to open: its engine's dialect, how messages name it, the file (SQLite), and libpq's
+    connection keywords (PostgreSQL; the password among them, so never shown)."""
 
-    dialect: Literal["sqlite"]
-    path: Path
+    dialect: Literal["sqlite", "postgres"]
     shown: str
+    path: Path | None = None
+    keywords: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What no message may show: the password, as given and as percent-encoded."""
+        password = self.keywords.get("password")
+        return (password, quote(password, safe="")) if password else ()
 
 
 def _locate(url: str | os.PathLike[str]) -> _Location:
@@ -252,6 +281,10 @@ def _locate(url: str | os.PathLike[str]) -> _Location:
     shown = shown_url(url)
     scheme = match["scheme"].lower()
     engine = scheme.partition("+")[0]
+    parts = _SQLALCHEMY.fullmatch(match["rest"])
+    assert parts is not None  # every group is optional and the last takes the rest
+    if engine in _POSTGRES:
+        return _postgres(parts, repr(shown))
     if engine != "sqlite":
         if engine in _SERVERS:
             raise DatabaseUrlError(
@@ -259,10 +292,10 @@ def _locate(url: str | os.PathLike[str]) -> _Location:
             )
         why = _LATER.get(engine, f"lmfilter does not read {scheme}:// databases")
         raise DatabaseUrlError(
-            shown, f"{shown!r}: {why}; lmfilter reads MLflow's SQLite databases (sqlite:///PATH)"
+            shown,
+            f"{shown!r}: {why}; lmfilter reads MLflow's SQLite (sqlite:///PATH) and PostgreSQL "
+            "(postgresql://...) databases",
         )
-    parts = _SQLALCHEMY.fullmatch(match["rest"])
-    assert parts is not None  # every group is optional and the last takes the rest
     if parts["user"] is not None or parts["host"] or parts["port"] is not None:
         raise DatabaseUrlError(
             shown,
@@ -285,7 +318,28 @@ def _locate(url: str | os.PathLike[str]) -> _Location:
 def _file(path: str, shown: str) -> _Location:
     if "\0" in path:
         raise DatabaseUrlError(repr(shown), f"the database path {shown!r} holds a NUL character")
-    return _Location("sqlite", Path(os.path.abspath(path)), repr(shown))
+    return _Location("sqlite", repr(shown), Path(os.path.abspath(path)))
+
+
+def _postgres(parts: re.Match[str], db: str) -> _Location:
+    """libpq's keywords for a PostgreSQL URL as SQLAlchemy reads it for MLflow (and hands its driver): user,
+    password, host, port and database percent-decoded, and each option of the query a keyword."""
+    keywords: dict[str, str] = {}
+    for name, group in (("user", "user"), ("password", "password"), ("port", "port"), ("dbname", "database")):
+        if parts[group]:
+            keywords[name] = unquote(parts[group])
+    host = parts["host"] or ""
+    if host.startswith("["):  # an IPv6 address
+        host = host[1:-1]
+    if host:
+        keywords["host"] = unquote(host)
+    for name, value in parse_qsl(parts["query"] or "", keep_blank_values=True):
+        if name in keywords:
+            raise DatabaseUrlError(db, f"database {db} gives {name!r} twice: give it once")
+        keywords[name] = value
+    if any("\0" in item for pair in keywords.items() for item in pair):
+        raise DatabaseUrlError(db, f"database {db}: its URL holds a NUL character (%00)")
+    return _Location("postgres", db, keywords=keywords)
 
 
 # ---- SQLite -------------------------------------------------------------------------------------------
@@ -379,14 +433,42 @@ def _meaning(error: sqlite3.Error) -> tuple[type[TrackingDatabaseError], str] | 
     return None
 
 
+Rows = list[tuple[Any, ...]]
+Parameters = Sequence[Any] | Mapping[str, Any]
+
+
+class _Engine(Protocol):
+    """What :class:`TrackingDatabase` needs of an engine: statements run with lmfilter's errors, its tables
+    and their columns, snapshots, interruption."""
+
+    @property
+    def dialect(self) -> str: ...
+    @property
+    def connection(self) -> Any: ...
+    @property
+    def where(self) -> str:
+        """Where the tables were looked for, for messages (PostgreSQL's schema; empty for SQLite)."""
+        ...
+
+    def run(self, sql: str, parameters: Parameters) -> Rows: ...
+    def relations(self) -> set[str]: ...
+    def columns(self, table: str) -> set[str]: ...
+    def snapshot(self) -> contextlib.AbstractContextManager[None]: ...
+    def interrupt(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class _Sqlite:
-    """The SQLite engine: how to open a file read-only, list its tables and columns, and read its errors."""
+    """The SQLite engine: a file opened read-only, its tables and columns, and its errors."""
 
     dialect: Final = "sqlite"
+    where: Final = ""
 
-    @staticmethod
-    def connect(location: _Location, timeout: float) -> tuple[sqlite3.Connection, _Regexp]:
+    def __init__(self, location: _Location, timeout: float | None) -> None:
         db, path = location.shown, location.path
+        assert path is not None
+        self.db = db
+        self.interrupted = False
         try:
             info = path.stat()
         except FileNotFoundError:
@@ -418,10 +500,10 @@ class _Sqlite:
         # any byte of a non-UTF-8 name stay part of it; a missing file is an error, never a new database.
         uri = "file://" + quote(os.fsencode(path), safe="/") + "?mode=ro"
         try:
-            connection = sqlite3.connect(uri, uri=True, timeout=timeout)
+            connection = sqlite3.connect(uri, uri=True, timeout=5.0 if timeout is None else timeout)
         except sqlite3.Error as error:
             raise _failure(db, error) from None
-        regexp = _Regexp()
+        self.regexp = _Regexp()
         try:
             connection.execute("PRAGMA query_only = ON")
             # views and triggers of a hostile file may not call functions that are not innocuous (regexp)
@@ -429,24 +511,65 @@ class _Sqlite:
         except sqlite3.Error as error:
             connection.close()
             raise _failure(db, error) from None
-        connection.create_function("regexp", 2, regexp, deterministic=True)
+        connection.create_function("regexp", 2, self.regexp, deterministic=True)
         connection.set_progress_handler(_let_signals_in, _PROGRESS_STEPS)
-        return connection, regexp
+        self.connection = connection
 
-    @staticmethod
-    def relations(connection: sqlite3.Connection) -> set[str]:
+    def run(self, sql: str, parameters: Parameters) -> Rows:
+        self.interrupted = False
+        self.regexp.error = None
+        try:
+            rows: Rows = self.connection.execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            if getattr(error, "sqlite_errorname", "") == "SQLITE_INTERRUPT":
+                if self.interrupted:
+                    raise QueryInterruptedError(
+                        self.db, f"a query of database {self.db} was interrupted"
+                    ) from None
+                raise KeyboardInterrupt from None
+            if self.regexp.error is not None:
+                raise self.regexp.error[
+                    1
+                ] from None  # a pattern of lmfilter's own: a bug, shown as re shows it
+            if _meaning(error) is None:
+                raise
+            raise _failure(self.db, error) from None
+        return rows
+
+    def relations(self) -> set[str]:
         # tables only: a view of a hostile file could make a plain read of "logged_models" run anything
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        rows = self._read("SELECT name FROM sqlite_master WHERE type = 'table'")
         return {str(name).lower() for (name,) in rows}
 
-    @staticmethod
-    def columns(connection: sqlite3.Connection, table: str) -> set[str]:
-        rows = connection.execute("SELECT name FROM pragma_table_info(?)", (table,)).fetchall()
+    def columns(self, table: str) -> set[str]:
+        rows = self._read("SELECT name FROM pragma_table_info(?)", (table,))
         return {str(name).lower() for (name,) in rows}
 
+    def _read(self, sql: str, parameters: Parameters = ()) -> Rows:
+        """A statement of lmfilter's own inspection: any failure is the database's."""
+        try:
+            return self.run(sql, parameters)
+        except sqlite3.Error as error:
+            raise _failure(self.db, error) from None
 
-_ENGINES: Final = {"sqlite": _Sqlite}
-"""Each dialect's engine; PostgreSQL's comes beside SQLite's (issue 14)."""
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        if self.connection.in_transaction:  # within one already: it is the snapshot
+            yield
+            return
+        self.run("BEGIN", ())
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self.connection.rollback()
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+        self.connection.interrupt()
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def _hint(path: Path) -> str:
@@ -466,43 +589,334 @@ def _failure(db: str, error: sqlite3.Error) -> TrackingDatabaseError:
     return kind(db, f"database {db} {words}")
 
 
+# ---- PostgreSQL -------------------------------------------------------------------------------------------
+
+_LOCK_WAIT_S: Final = 5.0
+"""How long a read waits for a lock when no timeout is given (SQLite's and PostgreSQL's alike)."""
+_CONNECT_WAIT_S: Final = 10
+"""How long a connection to PostgreSQL may take when no timeout is given."""
+
+# What a PostgreSQL error means for a reader, by SQLSTATE (its class, or the whole code: the longest
+# prefix that is here wins); anything else is lmfilter's own fault (bad SQL) and raised as psycopg raises it.
+_SQLSTATES: Final[Mapping[str, tuple[type[TrackingDatabaseError], str]]] = {
+    "08": (DatabaseUnavailableError, "cannot be reached ({message}): try again"),
+    "28": (
+        DatabaseUnavailableError,
+        "refuses the login ({message}): check the user and password in the URL, ~/.pgpass or PGPASSWORD",
+    ),
+    "3D000": (DatabaseUnavailableError, "does not exist ({message}): MLflow's --backend-store-uri names it"),
+    "53": (DatabaseUnavailableError, "lacks the resources to answer ({message}): try again later"),
+    "57P": (DatabaseUnavailableError, "went away ({message}): try again when it is back"),
+    "58": (DatabaseUnavailableError, "cannot be read ({message})"),
+    "XX": (DatabaseUnavailableError, "cannot be read ({message})"),
+    "55P03": (DatabaseUnavailableError, "stayed locked by a writer for too long: try again"),
+    "42501": (
+        DatabaseUnavailableError,
+        "cannot be read by this role ({message}): give it SELECT on MLflow's tables (GRANT pg_read_all_data)",
+    ),
+    "54": (QueryTooLargeError, "cannot run a query this large ({message}): search with fewer keys or terms"),
+    "22021": (QueryTooLargeError, "cannot take a character of this query ({message})"),
+    "22P05": (QueryTooLargeError, "cannot take a character of this query ({message})"),
+    "22025": (
+        QueryTooLargeError,
+        "cannot match a LIKE pattern that ends with a backslash ({message}): MLflow on PostgreSQL reads a "
+        "backslash as an escape, so one backslash is written '\\\\'",
+    ),
+    "22003": (QueryTooLargeError, "cannot read a value as a number ({message})"),
+    "42P01": (NotAnMlflowDatabaseError, "is not the MLflow tracking layout lmfilter reads ({message})"),
+    "42703": (NotAnMlflowDatabaseError, "is not the MLflow tracking layout lmfilter reads ({message})"),
+    "25": (ReadOnlyError, "is read-only to lmfilter ({message})"),
+    "25P02": (ReadOnlyError, "refuses more of a snapshot in which a statement failed ({message})"),
+}
+
+
+# libpq gives no SQLSTATE for a connection it could not make: its message says which it would have been
+_CONNECT_FAILURES: Final = (
+    (
+        re.compile(
+            r"authentication failed|no password supplied|no pg_hba\.conf entry|role \S+ does not exist"
+        ),
+        "28000",
+    ),
+    (re.compile(r"database \S+ does not exist"), "3D000"),
+    (re.compile(r"too many (?:connections|clients)|remaining connection slots"), "53300"),
+    (re.compile(r"starting up|shutting down|in recovery mode"), "57P03"),
+)
+
+
+def _connect_failure(message: str) -> str:
+    """The SQLSTATE a failed connection's message stands for (08006, connection failure, by default)."""
+    return next((code for pattern, code in _CONNECT_FAILURES if pattern.search(message)), "08006")
+
+
+def _scrubbed(text: str, secrets: Sequence[str]) -> str:
+    """A driver's message as one line, without any secret in it."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    text = " ".join(text.split())
+    return text.removeprefix("connection failed: ")
+
+
+class _Postgres:
+    """The PostgreSQL engine (psycopg 3): a session forced read-only, its tables and columns in its schema,
+    its errors by SQLSTATE, and cancellation."""
+
+    dialect: Final = "postgres"
+
+    def __init__(self, location: _Location, timeout: float | None) -> None:
+        db = self.db = location.shown
+        self.secrets = location.secrets
+        self.timeout = timeout
+        self.interrupted = False
+        self._depth = 0
+        self._started: object = None
+        try:
+            import psycopg
+        except ImportError:
+            raise DatabaseUnavailableError(
+                db,
+                f"database {db} is on PostgreSQL, which lmfilter reads with the postgres extra (psycopg 3): "
+                "pip install 'lmfilter[postgres]'",
+            ) from None
+        self._psycopg = psycopg
+        keywords = dict(location.keywords)
+        wait = _CONNECT_WAIT_S if timeout is None else timeout
+        keywords.setdefault("connect_timeout", str(max(2, math.ceil(wait))))  # libpq's least is 2
+        keywords.setdefault("application_name", "lmfilter")
+        try:
+            conninfo = psycopg.conninfo.make_conninfo(**keywords)
+        except psycopg.ProgrammingError as error:
+            raise DatabaseUrlError(
+                db,
+                f"database {db}: {_scrubbed(str(error), self.secrets)} (a PostgreSQL URL's options are "
+                "libpq's connection keywords: sslmode, options, host, ...)",
+            ) from None
+        try:
+            self.connection: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(conninfo, autocommit=True)
+        except psycopg.Error as error:
+            raise self.failure(error) from None
+        try:
+            self.where = f" (schema {self._configure(timeout)!r})"
+        except BaseException:
+            self.connection.close()
+            raise
+
+    def _configure(self, timeout: float | None) -> str:
+        """Force the session's options lmfilter's SQL relies on; pin the schema; return it."""
+        lock_ms = round(1000 * (_LOCK_WAIT_S if timeout is None else timeout))
+        settings = {
+            "standard_conforming_strings": "on",  # a backslash in a literal is a backslash
+            "default_transaction_read_only": "on",
+            "client_encoding": "UTF8",
+            "extra_float_digits": "1",  # a double written as text is its shortest exact form
+            "lock_timeout": str(max(1, lock_ms)),
+        }
+        if timeout is not None:
+            settings["statement_timeout"] = str(max(1, round(1000 * timeout)))
+        # outside any transaction (autocommit), so that no ROLLBACK undoes them
+        self._session(
+            "SELECT set_config(name, value, false) FROM unnest(%s::text[], %s::text[]) AS s(name, value)",
+            (list(settings), list(settings.values())),
+        )
+        ((schema,),) = self._session("SELECT current_schema()")
+        if schema is None:
+            raise NotAnMlflowDatabaseError(
+                self.db,
+                f"database {self.db} has no schema of its search_path: name the schema of MLflow's tables "
+                "with ?options=-csearch_path%3DSCHEMA",
+            )
+        # Only that schema (pg_catalog is searched first): no function of another shadows a built-in one.
+        self._session("SELECT set_config('search_path', quote_ident(%s), false)", (schema,))
+        return str(schema)
+
+    def _session(self, sql: str, parameters: Parameters = ()) -> Rows:
+        """A statement of lmfilter's own on the session, outside any transaction."""
+        try:
+            return self.connection.execute(sql, parameters or None).fetchall()
+        except self._psycopg.Error as error:
+            raise self.failure(error) from None
+
+    def run(self, sql: str, parameters: Parameters) -> Rows:
+        psycopg = self._psycopg
+        if self.connection.closed:
+            raise DatabaseUnavailableError(
+                self.db,
+                f"database {self.db} is closed (by close(), or after a statement that ended its transaction)",
+            )
+        if "\0" in sql:  # libpq would end the statement at the NUL
+            raise QueryTooLargeError(
+                self.db,
+                f"database {self.db} cannot be sent a query holding a NUL character (PostgreSQL's "
+                "text cannot hold one)",
+            )
+        self.interrupted = False
+        with self.snapshot():
+            try:
+                with self.connection.cursor() as cursor:
+                    # binary: always the extended protocol, which runs one statement, never several
+                    cursor.execute(sql, parameters or None, binary=True)
+                    rows: Rows = cursor.fetchall() if cursor.description is not None else []
+            except psycopg.Error as error:
+                if self.connection.closed:
+                    raise self.failure(error) from None
+                described = self._meaning(error)
+                if described is None:
+                    raise
+                raise described from None
+            if not self._still_ours():
+                self.connection.close()
+                raise ReadOnlyError(
+                    self.db,
+                    f"database {self.db}: a statement ended the read-only transaction lmfilter reads in "
+                    "(COMMIT, ROLLBACK, ...); the connection is closed",
+                )
+        return rows
+
+    def _still_ours(self) -> bool:
+        """Whether the transaction is still the one :meth:`snapshot` began (a COMMIT AND CHAIN begins
+        another, whose mode a SET TRANSACTION could still change: reading in it makes that final too)."""
+        psycopg = self._psycopg
+        if self.connection.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+            return False
+        try:
+            return self.connection.execute("SELECT now()").fetchall() == [(self._started,)]
+        except psycopg.Error as error:
+            raise self.failure(error) from None
+
+    def _read(self, sql: str, parameters: Parameters = ()) -> Rows:
+        """A statement of lmfilter's own inspection: any failure is the database's."""
+        try:
+            return self.run(sql, parameters)
+        except self._psycopg.Error as error:
+            raise self.failure(error) from None
+
+    def relations(self) -> set[str]:
+        # pg_catalog, not information_schema: that one hides the tables a role may not read, whose reads
+        # should fail as "permission denied", not as "not MLflow's"; tables only, as for SQLite
+        rows = self._read(
+            "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+        )
+        return {str(name) for (name,) in rows}
+
+    def columns(self, table: str) -> set[str]:
+        rows = self._read(
+            "SELECT a.attname FROM pg_catalog.pg_attribute a "
+            "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+            (table,),
+        )
+        return {str(name) for (name,) in rows}
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        if self._depth:
+            yield
+            return
+        psycopg = self._psycopg
+        try:
+            self.connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # A first statement takes the snapshot now, and makes the transaction's mode final: a later
+            # SET TRANSACTION READ WRITE is refused. now() is when the transaction began: its identity.
+            ((self._started,),) = self.connection.execute("SELECT now()").fetchall()
+        except psycopg.Error as error:
+            raise self.failure(error) from None
+        self._depth = 1
+        try:
+            yield
+        finally:
+            self._depth = 0
+            if not self.connection.closed:
+                with contextlib.suppress(psycopg.Error):
+                    self.connection.execute("ROLLBACK")
+
+    def _meaning(self, error: psycopg.Error) -> TrackingDatabaseError | None:
+        """What a PostgreSQL error means for a reader, or None for one that is lmfilter's own fault."""
+        db, code = self.db, error.sqlstate or ""
+        message = _scrubbed(
+            getattr(error.diag, "message_primary", None) or str(error).split("\n", 1)[0], self.secrets
+        )
+        if code == "57014":
+            if self.interrupted:
+                return QueryInterruptedError(db, f"a query of database {db} was interrupted")
+            if "statement timeout" in message:
+                return QueryInterruptedError(
+                    db,
+                    f"a query of database {db} ran past the timeout ({self.timeout:g} s): give a longer "
+                    "one, or search less",
+                )
+            return QueryInterruptedError(db, f"a query of database {db} was cancelled ({message})")
+        if not code and isinstance(error, self._psycopg.OperationalError):
+            code = _connect_failure(message)
+        if code == "42601" and "memory exhausted" in message:  # the parser's stack: a statement too deep
+            code = "54001"
+        if not code:
+            if isinstance(error, self._psycopg.DataError) and "NUL" in message:
+                return QueryTooLargeError(db, f"database {db} cannot take a NUL character ({message})")
+            return None
+        for prefix in (code, code[:3], code[:2]):
+            if prefix in _SQLSTATES:
+                kind, words = _SQLSTATES[prefix]
+                return kind(db, f"database {db} " + words.format(message=message))
+        return None
+
+    def failure(self, error: psycopg.Error) -> TrackingDatabaseError:
+        """Any error, as the database's fault."""
+        described = self._meaning(error)
+        if described is not None:
+            return described
+        message = _scrubbed(str(error), self.secrets)
+        return DatabaseUnavailableError(self.db, f"database {self.db} cannot be read ({message})")
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+        self.connection.cancel_safe()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+_ENGINES: Final[Mapping[str, type[_Sqlite] | type[_Postgres]]] = {"sqlite": _Sqlite, "postgres": _Postgres}
+"""Each dialect's engine."""
+
+
 # ---- the database ---------------------------------------------------------------------------------------
 
 
 class TrackingDatabase:
     """An MLflow tracking database, open read-only (make one with :func:`open_database`).
 
-    ``connection`` is the DB-API connection (``sqlite3`` today) for the SQL of :func:`lmfilter.sql.to_sql`
-    in ``dialect``; :meth:`query` runs a statement on it with lmfilter's errors and Ctrl-C. ``target`` is
-    the semantics to search it with, ``revision`` its alembic revision (None when it has none),
-    ``version_label`` the MLflow that wrote it (``"3.18.0"``, ``"3.17.2"``, ``"older than 3.17.2"``, ...),
-    and ``warning`` one line for the user when the target is a guess (None otherwise). Closing is
-    idempotent; a ``with`` block closes it.
+    ``connection`` is the DB-API connection (``sqlite3`` or ``psycopg``) for the SQL of
+    :func:`lmfilter.sql.to_sql` in ``dialect`` (``"sqlite"`` or ``"postgres"``); :meth:`query` runs a
+    statement on it with lmfilter's errors and Ctrl-C, :meth:`sql` writes a search's statement,
+    :meth:`snapshot` keeps several reads to one state of the database. ``target`` is the semantics to
+    search it with, ``revision`` its alembic revision (None when it has none), ``version_label`` the MLflow
+    that wrote it (``"3.18.0"``, ``"3.17.2"``, ``"older than 3.17.2"``, ...), ``warning`` one line for
+    the user when the target is a guess (None otherwise), and ``path`` its file (SQLite; None for
+    PostgreSQL). Closing is idempotent; a ``with`` block closes it.
     """
 
     def __init__(
         self,
-        connection: sqlite3.Connection,
+        engine: _Engine,
         *,
         database: str,
-        path: Path,
-        dialect: str,
+        path: Path | None,
         revision: str | None,
         target: str,
         version_label: str,
         warning: str | None,
-        regexp: _Regexp,
     ) -> None:
-        self.connection = connection
+        self._engine = engine
+        self.connection = engine.connection
         self.database = database
         self.path = path
-        self.dialect = dialect
+        self.dialect = engine.dialect
         self.revision = revision
         self.target = target
         self.version_label = version_label
         self.warning = warning
-        self._regexp = regexp
-        self._interrupted = False
         self._closed = False
 
     def __repr__(self) -> str:
@@ -511,46 +925,66 @@ class TrackingDatabase:
             f"version={self.version_label!r})"
         )
 
-    def query(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
-        """Every row of one statement. A Ctrl-C ends it with KeyboardInterrupt, :meth:`interrupt` with
-        :class:`QueryInterruptedError`; a lock held too long or a damaged file is a
-        :class:`DatabaseUnavailableError`, a query past SQLite's limits a :class:`QueryTooLargeError`. Any
-        other error in the SQL itself is raised as sqlite3 raises it."""
-        self._interrupted = False
-        self._regexp.error = None
-        try:
-            rows: list[tuple[Any, ...]] = self.connection.execute(sql, parameters).fetchall()
-        except sqlite3.Error as error:
-            if getattr(error, "sqlite_errorname", "") == "SQLITE_INTERRUPT":
-                if self._interrupted:
-                    raise QueryInterruptedError(
-                        self.database, f"a query of database {self.database} was interrupted"
-                    ) from None
-                raise KeyboardInterrupt from None
-            if self._regexp.error is not None:
-                raise self._regexp.error[
-                    1
-                ] from None  # a pattern of lmfilter's own: a bug, shown as re shows it
-            if _meaning(error) is None:
-                raise
-            raise _failure(self.database, error) from None
-        return rows
+    def query(self, sql: str, parameters: Parameters = ()) -> Rows:
+        """Every row of one statement (SQLite's parameters are ``?``, PostgreSQL's ``%s``). A Ctrl-C ends it
+        with KeyboardInterrupt, :meth:`interrupt` with :class:`QueryInterruptedError`; a lock held too long,
+        a damaged file or a server gone is a :class:`DatabaseUnavailableError`, a query past the engine's
+        limits a :class:`QueryTooLargeError`, one that would write a :class:`ReadOnlyError`. Any other
+        error in the SQL itself is raised as the driver raises it.
+
+        On PostgreSQL, a statement outside a :meth:`snapshot` runs in a read-only transaction of its own."""
+        return self._engine.run(sql, parameters)
+
+    def sql(
+        self,
+        filter: str | None = None,  # noqa: A002 - the API's word
+        *,
+        datasets: Datasets = None,
+        order_by: OrderByArg = None,
+        experiment_ids: Iterable[str | int] | str | int | None = None,
+        max_results: int | None = None,
+    ) -> str:
+        """The :func:`lmfilter.sql.to_sql` statement of a search of this database: its dialect, its target,
+        and the meaning MLflow's own SQL has on it (on PostgreSQL, a backslash escapes in a LIKE pattern,
+        and ILIKE and text order follow the database's collation), so that it answers what the MLflow
+        server on this database answers."""
+        from lmfilter.sql.compile import to_sql
+
+        return to_sql(
+            filter,
+            datasets=datasets,
+            order_by=order_by,
+            target=self.target,
+            dialect=self.dialect,
+            experiment_ids=experiment_ids,
+            max_results=max_results,
+            mlflow_backend=True,
+        )
 
     def ids(self, sql: str) -> list[str]:
         """The first column of every row of ``sql`` as text, in order: the model ids a
         :func:`~lmfilter.sql.to_sql` statement selects (run by :meth:`query`)."""
         return [str(row[0]) for row in self.query(sql)]
 
+    def snapshot(self) -> contextlib.AbstractContextManager[None]:
+        """A context in which every :meth:`query` reads one committed state of the database, however a
+        server writes it meanwhile (SQLite: one read transaction; PostgreSQL: one ``REPEATABLE READ,
+        READ ONLY`` transaction). Nested, it is the outer one."""
+        return self._engine.snapshot()
+
     def describe(self) -> str:
         """One line on what was opened, e.g. ``database 'mlflow.db' (sqlite, MLflow 3.18.0, alembic revision
         f4a9b2c7d1e6)``."""
         revision = f"alembic revision {self.revision}" if self.revision else "no alembic revision"
-        return f"database {self.database} ({self.dialect}, MLflow {self.version_label}, {revision})"
+        where = self._engine.where.strip(" ()")
+        return (
+            f"database {self.database} ({self.dialect}, MLflow {self.version_label}, {revision}"
+            f"{', ' + where if where else ''})"
+        )
 
     def interrupt(self) -> None:
         """End the query running on this database now (safe to call from another thread)."""
-        self._interrupted = True
-        self.connection.interrupt()
+        self._engine.interrupt()
 
     def experiment_ids_of(self, names_or_ids: Iterable[str | int] | str | int) -> tuple[str, ...]:
         """The ids of experiments given by id or by name, in order, each once; an id is taken before a
@@ -591,7 +1025,7 @@ class TrackingDatabase:
         """Close the connection (again is a no-op)."""
         if not self._closed:
             self._closed = True
-            self.connection.close()
+            self._engine.close()
 
     def __enter__(self) -> TrackingDatabase:
         return self
@@ -603,39 +1037,40 @@ class TrackingDatabase:
 
 
 def open_database(
-    url: str | os.PathLike[str], *, target: str | Target | None = None, timeout: float = 5.0
+    url: str | os.PathLike[str], *, target: str | Target | None = None, timeout: float | None = None
 ) -> TrackingDatabase:
-    """Open MLflow's tracking database at ``url`` (``sqlite:///relative.db``, ``sqlite:////abs.db`` or a
-    path) read-only, and tell which MLflow semantics apply to it.
+    """Open MLflow's tracking database at ``url`` (``sqlite:///relative.db``, ``sqlite:////abs.db``, a path,
+    or ``postgresql://user:password@host:port/database?option=value``) read-only, and tell which MLflow
+    semantics apply to it.
 
     A ``Path`` is a path too. ``target`` forces the semantics (an MLflow target: ``mlflow``,
-    ``mlflow-3.18``, ``mlflow-3.17``) instead of reading them from the database's alembic revision;
-    ``timeout`` is how many seconds a read waits for a writer's lock.
+    ``mlflow-3.18``, ``mlflow-3.17``) instead of reading them from the database's alembic revision.
+    ``timeout`` is how many seconds a read waits for a writer's lock (5 when None); on PostgreSQL also how
+    long connecting may take (10 when None) and, when given, how long a statement may run.
 
     Raises :class:`DatabaseUrlError` (a URL it does not read), :class:`DatabaseUnavailableError` (cannot be
-    read), :class:`NotAnMlflowDatabaseError`, and :class:`~lmfilter.UnknownTargetError` for a target that is
-    not MLflow's.
+    read; also a missing PostgreSQL driver), :class:`NotAnMlflowDatabaseError`, and
+    :class:`~lmfilter.UnknownTargetError` for a target that is not MLflow's.
     """
     forced = _mlflow_target(target) if target is not None else None
+    if timeout is not None and not 0 < timeout < math.inf:
+        raise ValueError(f"a timeout is a positive number of seconds, not {timeout!r}")
     location = _locate(url)
-    engine = _ENGINES[location.dialect]()
-    connection, regexp = engine.connect(location, timeout)
+    engine = _ENGINES[location.dialect](location, timeout)
     try:
-        revision, semantics = _inspect(engine, connection, location, forced)
+        revision, semantics = _inspect(engine, location, forced)
     except BaseException:
-        connection.close()
+        engine.close()
         raise
     db = location.shown
     return TrackingDatabase(
-        connection,
+        engine,
         database=db,
         path=location.path,
-        dialect=engine.dialect,
         revision=revision,
         target=forced or str(semantics.target),
         version_label=semantics.label,
         warning=None if forced or semantics.note is None else f"database {db}: {semantics.note}",
-        regexp=regexp,
     )
 
 
@@ -649,43 +1084,44 @@ def _mlflow_target(target: str | Target) -> str:
     return target if isinstance(target, str) else profile.name
 
 
-def _inspect(
-    engine: _Sqlite, connection: sqlite3.Connection, location: _Location, forced: str | None
-) -> tuple[str | None, Semantics]:
-    db = location.shown
-    try:
-        relations = engine.relations(connection)
+def _inspect(engine: _Engine, location: _Location, forced: str | None) -> tuple[str | None, Semantics]:
+    db, where = location.shown, engine.where
+    with engine.snapshot():
+        relations = engine.relations()
         revisions = (
-            [str(row[0]) for row in connection.execute("SELECT version_num FROM alembic_version")]
+            [str(row[0]) for row in engine.run("SELECT version_num FROM alembic_version", ())]
             if "alembic_version" in relations
             else []
         )
         missing = [table for table in LAYOUT if table not in relations]
         absent = {
-            table: [column for column in LAYOUT[table] if column not in engine.columns(connection, table)]
+            table: [column for column in LAYOUT[table] if column not in engine.columns(table)]
             for table in LAYOUT
             if table not in missing
         }
-    except sqlite3.Error as error:
-        raise _failure(db, error) from None
     revision = "+".join(sorted(revisions)) or None
     semantics = semantics_of(revision)
+    schema_hint = (
+        " (MLflow's tables in another schema are named with ?options=-csearch_path%3DSCHEMA)"
+        if location.dialect == "postgres"
+        else ""
+    )
     if not relations:
         raise NotAnMlflowDatabaseError(
-            db, f"database {db} is empty (no tables): not MLflow's tracking database"
+            db, f"database {db}{where} is empty (no tables): not MLflow's tracking database{schema_hint}"
         )
     if semantics.target is None:
-        upgrade = shlex.quote(f"sqlite:///{location.path}")
+        url = f"sqlite:///{location.path}" if location.path is not None else "URL"
         raise NotAnMlflowDatabaseError(
             db,
             f"database {db} is from an MLflow without logged models (before 3.0; alembic revision "
-            f"{revision}): upgrade it with `mlflow db upgrade {upgrade}` (back it up first)",
+            f"{revision}): upgrade it with `mlflow db upgrade {shlex.quote(url)}` (back it up first)",
         )
     if missing:
         raise NotAnMlflowDatabaseError(
             db,
-            f"database {db} is not MLflow's tracking database (no {', '.join(missing)} "
-            f"table{'s' if len(missing) > 1 else ''})",
+            f"database {db}{where} is not MLflow's tracking database (no {', '.join(missing)} "
+            f"table{'s' if len(missing) > 1 else ''}){schema_hint}",
         )
     lacking = [f"{table}.{column}" for table, columns in absent.items() for column in columns]
     if lacking:

@@ -921,6 +921,18 @@ _QUERIES: Final[Mapping[str, tuple[str, str, str, str]]] = {
         "dataset_digest, model_id, run_id FROM logged_model_metrics WHERE model_id IN ({ids}) "
         "ORDER BY model_id, rowid",
     ),
+    # MLflow on PostgreSQL loads a model's params, tags and metrics with no ORDER BY: PostgreSQL gives them
+    # in the order they lie in the table (a scan, or a bitmap scan of an index), the order they were written.
+    "postgres": (
+        f"SELECT {_READ_MODEL_COLUMNS}, NULL, NULL FROM logged_models WHERE model_id IN ({{ids}})",
+        "SELECT model_id, param_key, param_value FROM logged_model_params WHERE model_id IN ({ids}) "
+        "ORDER BY model_id, ctid",
+        "SELECT model_id, tag_key, tag_value FROM logged_model_tags WHERE model_id IN ({ids}) "
+        "ORDER BY model_id, ctid",
+        "SELECT model_id, metric_name, metric_value, NULL, metric_timestamp_ms, metric_step, dataset_name, "
+        "dataset_digest, model_id, run_id FROM logged_model_metrics WHERE model_id IN ({ids}) "
+        "ORDER BY model_id, ctid",
+    ),
 }
 
 
@@ -948,9 +960,10 @@ def _fetch(con: Connection | Queries, dialect: str, query: str, ids: list[str]) 
         yield from run(query.format(ids="SELECT unnest(?::VARCHAR[])"), [ids])
         return
     size = _DUCKDB_LIST if dialect == "duckdb" else _SQLITE_BATCH
+    marker = "%s" if dialect == "postgres" else "?"  # psycopg's parameters
     for start in range(0, len(ids), size):
         part = ids[start : start + size]
-        yield from run(query.format(ids=", ".join("?" * len(part))), part)
+        yield from run(query.format(ids=", ".join([marker] * len(part))), part)
 
 
 def _mlflow_text(value: str | None) -> str | None:
@@ -1013,7 +1026,7 @@ def _read_models(con: Connection | Queries, wanted: list[str], dialect: str) -> 
         datas[model_id]["params"].append({"key": key, "value": value})
     for model_id, key, value in _fetch(con, dialect, tags_q, ids):
         infos[model_id]["tags"].append({"key": key, "value": value})
-    text = _mlflow_text if dialect == "sqlite" else _store_text
+    text = _store_text if dialect == "duckdb" else _mlflow_text
     for model_id, key, value, named, timestamp, step, name, digest, owner, run in _fetch(
         con, dialect, metrics_q, ids
     ):
