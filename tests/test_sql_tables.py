@@ -780,7 +780,7 @@ def test_read_models_keeps_the_order_asked_and_leaves_out_what_is_not_there(
     assert [m.model_id for m in read_models(con, iter(["b", "a"]))] == ["b", "a"]
     assert read_models(con, []) == []
     with pytest.raises(ValueError, match="unknown dialect"):
-        read_models(con, ["a"], dialect="postgres")
+        read_models(con, ["a"], dialect="oracle")
 
 
 def test_read_models_refuses_a_row_that_is_no_logged_model(con: duckdb.DuckDBPyConnection) -> None:
