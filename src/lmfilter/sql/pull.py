@@ -47,7 +47,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -251,6 +251,8 @@ def server_of(client: Client) -> str:
 
 @dataclass
 class _Counts:
+    """The tally of a pull under way: :class:`PullReport`'s counts, by the same names."""
+
     added: int = 0
     updated: int = 0
     refreshed: int = 0
@@ -316,18 +318,11 @@ class _Run:
         self.opened = []
 
     def report(self) -> PullReport:
-        c = self.counts
         return PullReport(
             experiments=tuple(self.experiments),
             full=tuple(self.full),
-            added=c.added,
-            updated=c.updated,
-            refreshed=c.refreshed,
-            deleted=c.deleted,
-            fetched=c.fetched,
-            requests=c.requests,
-            older=c.older,
             seconds=time.monotonic() - self.started,
+            **asdict(self.counts),
         )
 
     def stopped(self, error: BaseException | str) -> str:
