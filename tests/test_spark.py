@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import pytest
+import sqlglot
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from sqlglot import exp
 
 import lmfilter
 import lmfilter.spark
@@ -611,7 +613,11 @@ def test_the_statement_for_databricks_sql_names_the_tables_given() -> None:
     sql = lmfilter.spark.spark_sql("params.lr = '0.1' AND metrics.acc > 0.9", ["7"], tables=tables)
     assert "`main`.`mlflow`.`logged_model_params`" in sql
     assert "`main`.`mlflow`.`logged_model_metrics`" in sql
-    assert sql.startswith("SELECT m.model_id FROM `main`.`mlflow`.`logged_models` AS m")
+    assert "FROM `main`.`mlflow`.`logged_models` AS m" in sql
+    tree = sqlglot.parse_one(sql, read="databricks")
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}  # the models found first, named in the statement
+    named = {".".join(part.name for part in table.parts) for table in tree.find_all(exp.Table)}
+    assert named - ctes <= set(tables.values()), named  # no table of the default names is read
     plain = lmfilter.spark.spark_sql("name = 'a'")
     assert plain == to_sql("name = 'a'", dialect="spark").replace(
         "FROM logged_models", "FROM `logged_models`"

@@ -25,6 +25,7 @@ import lmfilter
 from lmfilter import ast
 from lmfilter.sql import DIALECTS, ModelStore, StoreError, to_sql
 from lmfilter.sql import compile as compile_module
+from lmfilter.sql import store as store_module
 from lmfilter.sql.tables import TABLES
 from tests.strategies import DATASETS, KEYS, models, trees
 
@@ -124,6 +125,108 @@ def test_the_pivot_of_many_keys_answers_what_select_answers(
 ) -> None:
     with every_key_pivoted():
         assert_agree(cache, tree, target, datasets, order_by)
+
+
+# ---- a first page: looked for among the first models by the order, then widened ----------------------
+
+FIRST_PAGES = {"narrowed": 0, "whole": 0}  # how each first page was found, so a test sees both ways taken
+
+
+@contextmanager
+def small_first_pages() -> Iterator[None]:
+    """The store looks for a page of ``n`` models among the first ``n`` by its order, then 3, 9 and 27 times
+    as many: on caches of up to 30 models, pages are found either way."""
+    with (
+        mock.patch.object(store_module, "_FIRST_PAGE_MODELS", 1),
+        mock.patch.object(store_module, "_FIRST_PAGE_PAGES", 1),
+        mock.patch.object(store_module, "_FIRST_PAGE_WIDER", 3),
+        mock.patch.object(store_module, "_FIRST_PAGE_TRIES", 4),
+    ):
+        yield
+
+
+def first_page_ids(store: ModelStore, tree: ast.Expr | str, size: int, **kwargs: Any) -> list[str]:
+    """``store.ids`` with ``max_results=size``, counting whether the first page was found narrowed."""
+    looked = ModelStore._first_page
+
+    def counted(self: ModelStore, page: compile_module.FirstPage, size: int) -> list[str] | None:
+        found = looked(self, page, size)
+        FIRST_PAGES["narrowed" if found is not None else "whole"] += 1
+        return found
+
+    with mock.patch.object(ModelStore, "_first_page", counted):
+        return store.ids(tree, max_results=size, **kwargs)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    trees,
+    models(max_size=30),
+    targets,
+    dataset_entries,
+    orders,
+    st.integers(1, 4),
+    st.none() | st.lists(st.sampled_from(["0", "1", "2"]), max_size=2),
+)
+def test_a_first_page_is_the_first_of_what_select_answers(
+    tree: ast.Expr,
+    cache: list[JSON],
+    target: str,
+    datasets: list[JSON],
+    order_by: list[JSON],
+    size: int,
+    experiment_ids: list[str] | None,
+) -> None:
+    """However the page is found (among the first models by its order, widened, or by the whole search),
+    it is the first ``size`` models select answers, ties on the order's first key included."""
+    for i, model in enumerate(cache):
+        model["info"]["experiment_id"] = str(i % 3)
+    kwargs: dict[str, Any] = {"datasets": datasets, "order_by": order_by, "target": target}
+    expected = [m.model_id for m in lmfilter.select(cache, tree, **kwargs)]
+    if experiment_ids is not None:
+        kept = {m["info"]["model_id"] for m in cache if m["info"]["experiment_id"] in experiment_ids}
+        expected = [i for i in expected if i in kept]
+    with ModelStore() as store, small_first_pages():
+        store.add(cache)
+        found = first_page_ids(store, tree, size, experiment_ids=experiment_ids, **kwargs)
+    assert found == expected[:size], lmfilter.format(tree)
+
+
+def test_first_pages_were_found_both_ways() -> None:
+    """The property above took the narrowed way and the whole search's (it runs first, in file order)."""
+    if not FIRST_PAGES["narrowed"] + FIRST_PAGES["whole"]:
+        pytest.skip("runs after test_a_first_page_is_the_first_of_what_select_answers only")
+    assert FIRST_PAGES["narrowed"] > 10, FIRST_PAGES
+    assert FIRST_PAGES["whole"] > 10, FIRST_PAGES
+
+
+def test_a_first_page_takes_every_model_tied_at_the_threshold() -> None:
+    """40 models in 4 groups of one creation time, every other one matching: the 5th model by the order is
+    in the first group of 10, whose 5 matches fill a page of 5 only when all 10 tied models are searched.
+    By name (7 names), the page needs a second try. Ordered first by a metric, the whole search runs."""
+    cache = [
+        {
+            "info": {"model_id": f"m-{i:02d}", "name": f"n{i % 7}", "creation_timestamp_ms": i // 10},
+            "data": {"params": [{"key": "p", "value": str(i % 2)}], "metrics": [{"key": "a", "value": i}]},
+        }
+        for i in range(40)
+    ]
+    text = "params.p = '1' AND metrics.a >= 0"
+    orders = [
+        (None, 1),
+        ([{"field_name": "name", "ascending": True}], 2),
+    ]
+    with ModelStore() as store, small_first_pages():
+        store.add(cache)
+        for order_by, tries in orders:
+            page = compile_module.first_page(text, order_by=order_by, max_results=5)
+            assert page is not None
+            with mock.patch.object(store_module, "_FIRST_PAGE_TRIES", tries):
+                found = store._first_page(page, 5)
+            expected = [m.model_id for m in lmfilter.select(cache, text, order_by=order_by, max_results=5)]
+            assert found == expected, order_by
+        assert compile_module.first_page(text) is None  # no page asked for
+        assert compile_module.first_page(text, order_by=[{"field_name": "metrics.a"}], max_results=5) is None
 
 
 def test_a_filter_over_many_keys_is_one_pivot_per_table() -> None:

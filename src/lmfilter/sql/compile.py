@@ -17,7 +17,7 @@ drift), and renders that logic as SQL expressions through sqlglot, which writes 
 User text only ever reaches the SQL as literals that sqlglot quotes for the dialect; identifiers are
 lmfilter's own.
 
->>> print(to_sql("params.alpha = '0.1' OR metrics.acc > 0.9", dialect="sqlite", experiment_ids=["1"]))
+>>> print(to_sql("params.alpha = '0.1' OR metrics.acc > 0.9", dialect="sqlite"))
 ... # doctest: +NORMALIZE_WHITESPACE
 SELECT m.model_id FROM logged_models AS m
 LEFT JOIN (SELECT model_id, param_value AS v FROM logged_model_params WHERE param_key = 'alpha') AS s0
@@ -26,18 +26,23 @@ LEFT JOIN (SELECT model_id, v FROM (SELECT model_id, COALESCE(metric_value, 0) A
   (PARTITION BY model_id ORDER BY metric_step DESC, metric_timestamp_ms DESC, COALESCE(metric_value, 0) DESC)
   AS r FROM logged_model_metrics WHERE metric_name = 'acc') AS w WHERE r = 1) AS s1
   ON s1.model_id = m.model_id
-WHERE m.lifecycle_stage <> 'deleted' AND m.experiment_id IN (1) AND (s0.v = '0.1' OR s1.v > 0.9)
+WHERE m.lifecycle_stage <> 'deleted' AND (s0.v = '0.1' OR s1.v > 0.9)
 ORDER BY COALESCE(m.creation_timestamp_ms, 0) DESC, m.model_id ASC NULLS LAST
+
+When the models must also meet conditions on attributes, params and tags (a conjunct of the filter, or
+``experiment_ids``), those models are found first, in a CTE, and the metric rows of those models only are read
+(see ``_Compiler._narrowed``); on DuckDB, a latest value is one ``arg_max`` aggregate rather than a window.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from sqlglot import exp
 
@@ -70,7 +75,7 @@ from lmfilter.requests import Datasets, OrderByArg, RequestError, experiment_id_
 from lmfilter.schema import ATTRIBUTES, Target
 from lmfilter.status import ModelStatus
 
-__all__ = ["DIALECTS", "Dialect", "select_statement", "to_sql"]
+__all__ = ["DIALECTS", "Dialect", "FirstPage", "first_page", "select_statement", "to_sql"]
 
 Dialect = Literal["duckdb", "sqlite", "postgres", "spark", "databricks"]
 """The SQL dialects :func:`to_sql` writes (sqlglot's names)."""
@@ -203,6 +208,66 @@ def _rendered(
     return _Compiler(shape, dialect, mlflow_backend).statement(ids, limit).sql(dialect=dialect)
 
 
+class FirstPage(NamedTuple):
+    """How to find a first page of a search fast on a large table, when it is ordered first by an attribute
+    (by default the creation time): take the ``k``-th model by that order (``threshold``, whose one
+    parameter is ``k - 1``, gives its key, or no row when there are fewer than ``k`` models or a NULL key),
+    and run the search among the models whose key is at or before that one (``search``, whose one parameter
+    is the key). When that finds a full page, it is the search's first page: every model left out sorts
+    after all of those. Otherwise, try again with a larger ``k``, or run the whole search. The metrics are
+    then read for the models near the page only (see ``_Compiler._narrowed``)."""
+
+    threshold: str
+    search: str
+
+
+def first_page(filter: str | ast.Expr | None = None, **arguments: Any) -> FirstPage | None:  # noqa: A002
+    """The two statements of :class:`FirstPage` for this search (with ``?`` parameters), or ``None`` where
+    they do not apply: no ``max_results``, or a first order that is no attribute (a metric, or a param or a
+    tag on a local target). Takes :func:`to_sql`'s arguments and raises its errors.
+
+    >>> page = first_page("metrics.acc > 0.9", max_results=10)
+    >>> print(page.threshold)  # doctest: +NORMALIZE_WHITESPACE
+    SELECT COALESCE(m.creation_timestamp_ms, 0) FROM logged_models AS m WHERE m.lifecycle_stage <> 'deleted'
+    ORDER BY COALESCE(m.creation_timestamp_ms, 0) DESC LIMIT 1 OFFSET ?
+    >>> "COALESCE(m.creation_timestamp_ms, 0) >= ?" in page.search
+    True
+    >>> print(first_page(order_by=[{"field_name": "metrics.acc"}], max_results=10))
+    None
+    """
+    given = inspect.signature(to_sql).bind(filter, **arguments)  # to_sql's names, defaults and errors
+    given.apply_defaults()
+    backend = given.arguments.pop("mlflow_backend")
+    shape, checked, ids, limit = _arguments(*given.arguments.values())
+    if limit is None:
+        return None
+    return _first_page(shape, checked, ids, limit, backend)
+
+
+@functools.lru_cache(maxsize=256)
+def _first_page(
+    shape: _Shape, dialect: Dialect, ids: tuple[int, ...] | None, limit: int, backend: bool
+) -> FirstPage | None:
+    slot, ascending = shape.order[0]
+    if not isinstance(shape.slots[slot], Attr | SortAttr):
+        return None  # by a metric: the metric rows are read by a scan either way, measured no faster
+    keys = _Compiler(shape, dialect, backend)
+    keys.statement(ids, None)  # for the key's expression and the models' conditions
+    key = keys._sortable(slot)
+    near = exp.LTE if ascending else exp.GTE  # at or before the threshold, by the order
+    bound = near(this=key.copy(), expression=exp.Placeholder())
+    threshold = (
+        exp.select(key.copy())
+        .from_(exp.to_table(_MODELS).as_("m"))
+        .where(exp.and_(*keys.base))
+        .order_by(exp.Ordered(this=key.copy(), desc=not ascending, nulls_first=False))
+        .limit(1)
+        .offset(exp.Placeholder())
+    )
+    search = _Compiler(shape, dialect, backend).statement(ids, limit, bound=bound)
+    return FirstPage(threshold.sql(dialect=dialect), search.sql(dialect=dialect))
+
+
 def _experiment_id(value: str | int) -> int:
     """An experiment id as MLflow's INTEGER column holds it."""
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -226,14 +291,25 @@ class _Compiler:
     query: _Shape
     dialect: Dialect
     mlflow_backend: bool = False
-    joins: list[exp.Expr] = field(default_factory=list)
+    joins: list[exp.Join] = field(default_factory=list)
     values: dict[int, exp.Expr] = field(default_factory=dict)
     # MLflow 3.17's "some passing row satisfies it": per Values slot, the leaves that test its rows.
     hits: dict[int, list[Leaf]] = field(default_factory=dict)
     # With many keys, one pivot per table instead of a join per key: per table, (slot, key, value) each.
     pivots: dict[str, list[tuple[int, str, exp.Expr]]] | None = None
+    # per slot, the join that brings its value; the slots read from the metrics table
+    join_of: dict[int, exp.Join] = field(default_factory=dict)
+    metric_slots: set[int] = field(default_factory=set)
+    base: list[exp.Expr] = field(default_factory=list)  # what every model returned meets, on m's columns
 
-    def statement(self, experiment_ids: Sequence[int] | None, limit: int | None) -> exp.Select:
+    def statement(
+        self,
+        experiment_ids: Sequence[int] | None,
+        limit: int | None,
+        bound: exp.Expr | None = None,
+    ) -> exp.Select:
+        """The ``SELECT``; ``bound``, a condition on the columns of ``m`` (``logged_models``), is one more
+        the models must meet."""
         for leaf in _leaves(self.query.logic):
             if leaf.mode == "any":
                 self.hits.setdefault(leaf.slot, []).append(leaf)
@@ -245,17 +321,30 @@ class _Compiler:
         for table, columns in (self.pivots or {}).items():
             if columns:
                 self._join(_PIVOT_ALIAS[table], _pivot(table, columns))
-        where: list[exp.Expr] = [exp.column("lifecycle_stage", "m").neq(exp.Literal.string("deleted"))]
+        base: list[exp.Expr] = [exp.column("lifecycle_stage", "m").neq(exp.Literal.string("deleted"))]
         if experiment_ids is not None:
             ids = [exp.Literal.number(i) for i in dict.fromkeys(experiment_ids)]
-            where.append(exp.column("experiment_id", "m").isin(*ids) if ids else exp.false())
-        condition = self._logic(self.query.logic)
-        if condition != exp.true():
-            where.append(_paren(condition))
-        select = exp.select(exp.column("model_id", "m")).from_(exp.to_table(_MODELS).as_("m"))
-        for join in self.joins:
+            base.append(exp.column("experiment_id", "m").isin(*ids) if ids else exp.false())
+        if bound is not None:
+            base.append(_paren(bound))
+        self.base = base
+        items = _conjuncts(self.query.logic)
+        cheap = [item for item in items if self._cheap(item)]
+        if (cheap or len(base) > 1) and self.metric_slots and self.pivots is None:
+            rest = [item for item in items if item not in cheap]
+            return self._narrowed(base, cheap, rest, limit)
+        where = [*base, *self._conditions(items)]
+        return self._finished(exp.to_table(_MODELS), list(self.joins), where, limit)
+
+    def _finished(
+        self, source: exp.Expr, joins: list[exp.Join], where: list[exp.Expr], limit: int | None
+    ) -> exp.Select:
+        """``SELECT m.model_id FROM source AS m LEFT JOIN ... WHERE ... ORDER BY ... LIMIT ...``"""
+        select = exp.select(exp.column("model_id", "m")).from_(exp.alias_(source, "m", table=True))
+        for join in joins:
             select = select.join(join, join_type="left", copy=False)  # a copy per join is quadratic
-        select = select.where(exp.and_(*where))
+        if where:
+            select = select.where(exp.and_(*where))
         order = [
             exp.Ordered(this=self._sortable(i), desc=not ascending, nulls_first=False)
             for i, ascending in self.query.order
@@ -264,6 +353,55 @@ class _Compiler:
         if limit is not None:
             select = select.limit(limit)
         return select
+
+    def _conditions(self, items: Sequence[Logic]) -> list[exp.Expr]:
+        condition = self._logic(Junction("all", tuple(items)))
+        return [] if condition == exp.true() else [_paren(condition)]
+
+    def _narrowed(
+        self,
+        base: list[exp.Expr],
+        cheap: list[Logic],
+        rest: list[Logic],
+        limit: int | None,
+    ) -> exp.Select:
+        """The statement when the metrics need only be read for some models: those that meet ``base`` and
+        the ``cheap`` conjuncts (conditions on attributes, params and tags). They are found first, as the
+        CTE ``c`` (each model's columns read later, and the values of the params and tags it was found
+        by), and each metric subquery reads the rows of those models only. It returns the same models in
+        the same order: a model outside ``c`` fails a conjunct of the filter, whatever its metrics hold."""
+        used = sorted({leaf.slot for item in cheap for leaf in _leaves(item)} & set(self.join_of))
+        finding = self._conditions(cheap)  # before their values are the carried columns
+        within = exp.column("model_id").isin(query=exp.select("model_id").from_(_FOUND))
+        joins = []
+        for i, join in self.join_of.items():
+            if i in used:
+                self.values[i] = exp.column(_CARRIED.format(i), "m")
+                continue
+            if i in self.metric_slots:
+                for reads in join.find_all(exp.Select):
+                    source = reads.args["from_"].this
+                    if isinstance(source, exp.Table) and source.name == _METRICS:
+                        reads.where(within.copy(), copy=False)
+            joins.append(join)
+        select = self._finished(exp.to_table(_FOUND), joins, self._conditions(rest), limit)
+        # c holds the columns of logged_models the rest of the statement reads, and the carried values
+        carried = {_CARRIED.format(i): exp.column("v", f"s{i}") for i in used}
+        columns = {c.name for c in select.find_all(exp.Column) if c.table == "m"} - carried.keys()
+        found = exp.select(
+            *(exp.column(name, "m") for name in sorted(columns | {"model_id"})),
+            *(value.as_(name) for name, value in carried.items()),
+        ).from_(exp.to_table(_MODELS).as_("m"))
+        for i in used:
+            found = found.join(self.join_of[i], join_type="left", copy=False)
+        found = found.where(exp.and_(*base, *finding))
+        # DuckDB would run c twice (once for the FROM, once for the metrics), PostgreSQL runs it once
+        once = self.dialect == "duckdb"
+        return select.with_(_FOUND, as_=found, materialized=once or None, copy=False)
+
+    def _cheap(self, item: Logic) -> bool:
+        """Whether a conjunct tests attributes, params and tags only (no metric)."""
+        return all(isinstance(self.query.slots[leaf.slot], _CHEAP) for leaf in _leaves(item))
 
     # ---- slots ----
 
@@ -279,10 +417,13 @@ class _Compiler:
                 return self._keyed(i, _PARAMS, key, self._number(exp.column("param_value")))
             case Tag(key):
                 return self._keyed(i, _TAGS, key, exp.column("tag_value"))
-            case Latest(key, rows):
-                self._join(alias, _latest(key, rows, _BY_STEP))
-            case ByTime(key, rows):
-                self._join(alias, _latest(key, rows, _BY_TIME))
+            case Latest(key, rows) | ByTime(key, rows):
+                by_time = isinstance(slot, ByTime)
+                if self.dialect == "duckdb":
+                    self._join(alias, _latest_by_key(key, rows, by_time=by_time), slot=i, metric=True)
+                else:
+                    ranked = _ranked(key, rows, _BY_TIME if by_time else _BY_STEP)
+                    self._join(alias, _first_ranked(ranked), slot=i, metric=True)
             case Values(key, rows):
                 hits = [
                     exp.Max(this=_when(self._test(leaf, _METRIC_VALUE), 1, 0)).as_(f"h{j}")
@@ -290,10 +431,10 @@ class _Compiler:
                 ]
                 passing = _where(exp.column("metric_name").eq(exp.Literal.string(key)), *_rows(rows))
                 query = exp.select("model_id", *hits).from_(_METRICS).where(passing).group_by("model_id")
-                self._join(alias, query)
+                self._join(alias, query, slot=i, metric=True)
             case AnyRow(rows):
                 some = exp.select("model_id").distinct().from_(_METRICS).where(_where(*_rows(rows)))
-                self._join(alias, some)
+                self._join(alias, some, slot=i, metric=True)
         return exp.column("v", alias)
 
     def _keyed(self, i: int, table: str, key: str, value: exp.Expr) -> exp.Expr:
@@ -302,12 +443,19 @@ class _Compiler:
             self.pivots[table].append((i, key, value))
             return exp.column(f"v{i}", _PIVOT_ALIAS[table])
         kind = "param" if table == _PARAMS else "tag"
-        self._join(f"s{i}", _pairs(table, kind, key, value))
+        self._join(f"s{i}", _pairs(table, kind, key, value), slot=i)
         return exp.column("v", f"s{i}")
 
-    def _join(self, alias: str, query: exp.Select) -> None:
+    def _join(self, alias: str, query: exp.Select, *, slot: int | None = None, metric: bool = False) -> None:
+        """A ``LEFT JOIN`` of ``query`` on the model id; ``slot``, the slot whose value it brings (a value
+        read from the metrics table when ``metric``)."""
         on = exp.column("model_id", alias).eq(exp.column("model_id", "m"))
-        self.joins.append(exp.Join(this=query.subquery(alias), on=on))
+        join = exp.Join(this=query.subquery(alias), on=on)
+        self.joins.append(join)
+        if slot is not None:
+            self.join_of[slot] = join
+        if slot is not None and metric:
+            self.metric_slots.add(slot)
 
     def _attribute(self, name: str, *, sort: bool) -> exp.Expr:
         column: exp.Expr = exp.column(_COLUMNS[name], "m")
@@ -463,6 +611,15 @@ _BY_TIME = (
 )
 
 
+_CHEAP = (Attr, SortAttr, Param, ParamNumber, Tag)  # slots a model's own row and two small tables give
+_FOUND, _CARRIED = "c", "v{}"  # the CTE of the narrowed statement, and the column carrying slot {}'s value
+
+
+def _conjuncts(logic: Logic) -> list[Logic]:
+    """The parts of a filter that must all hold (the filter itself when it is no AND)."""
+    return list(logic.items) if isinstance(logic, Junction) and logic.kind == "all" else [logic]
+
+
 def _leaves(logic: Logic) -> Iterable[Leaf]:
     stack = [logic]
     while stack:
@@ -547,18 +704,39 @@ def _rows(rows: RowFilter) -> list[exp.Expr]:
     return conditions
 
 
-def _latest(key: str, rows: RowFilter, rank: tuple[exp.Ordered, ...]) -> exp.Select:
-    """The value of the first of a metric's passing rows by ``rank``, one row per model."""
+def _ranked(key: str, rows: RowFilter, rank: tuple[exp.Ordered, ...]) -> exp.Select:
+    """A metric's passing rows, each with its value and its place ``r`` by ``rank`` among its model's."""
     window = exp.Window(
         this=exp.RowNumber(),
         partition_by=[exp.column("model_id")],
         order=exp.Order(expressions=[item.copy() for item in rank]),
     )
     passing = _where(exp.column("metric_name").eq(exp.Literal.string(key)), *_rows(rows))
-    ranked = (
-        exp.select("model_id", _METRIC_VALUE.copy().as_("v"), window.as_("r")).from_(_METRICS).where(passing)
-    )
+    ranked = exp.select("model_id", _METRIC_VALUE.copy().as_("v"), window.as_("r"))
+    return ranked.from_(_METRICS).where(passing)
+
+
+def _first_ranked(ranked: exp.Select) -> exp.Select:
+    """The value of each model's first row of ``ranked``: one row per model."""
     return exp.select("model_id", "v").from_(ranked.subquery("w")).where(exp.column("r").eq(1))
+
+
+def _latest_by_key(key: str, rows: RowFilter, *, by_time: bool) -> exp.Select:
+    """What ``_first_ranked(_ranked(...))`` selects, as one aggregate (DuckDB): the value of the row with
+    the greatest key, a struct that orders as the rank does. By step: ``(step, timestamp, value)``, the
+    greatest. By time: ``(~timestamp, ~step, run id)``, the least (a bitwise NOT reverses an integer's order
+    and cannot overflow). Step and timestamp are never NULL (MLflow's schema). An aggregate keeps one row
+    per model where a window keeps all: several times faster on a large store."""
+    step, timestamp = exp.column("metric_step"), exp.column("metric_timestamp_ms")
+    if by_time:
+        run = exp.Coalesce(this=exp.column("run_id"), expressions=[exp.Literal.string("")])
+        order = exp.Tuple(expressions=[exp.BitwiseNot(this=timestamp), exp.BitwiseNot(this=step), run])
+        best: exp.Expr = exp.ArgMin(this=_METRIC_VALUE.copy(), expression=order)
+    else:
+        order = exp.Tuple(expressions=[step, timestamp, _METRIC_VALUE.copy()])
+        best = exp.ArgMax(this=_METRIC_VALUE.copy(), expression=order)
+    passing = _where(exp.column("metric_name").eq(exp.Literal.string(key)), *_rows(rows))
+    return exp.select("model_id", best.as_("v")).from_(_METRICS).where(passing).group_by("model_id")
 
 
 def _when(condition: exp.Expr, then: int, otherwise: int) -> exp.Expr:

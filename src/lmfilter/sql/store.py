@@ -45,7 +45,7 @@ from lmfilter.model_files import starts_as_duckdb
 from lmfilter.requests import Datasets, OrderByArg
 from lmfilter.schema import Target
 from lmfilter.sql import tables
-from lmfilter.sql.compile import select_statement, to_sql
+from lmfilter.sql.compile import FirstPage, first_page, select_statement, to_sql
 from lmfilter.wire import LoggedModel
 
 if TYPE_CHECKING:
@@ -59,6 +59,10 @@ __all__ = ["ModelStore", "StoreError"]
 
 _OPEN: set[tuple[str, object]] = set()  # the store files this process has open
 _OPEN_LOCK = threading.Lock()
+# A first page is looked for among the first so many models by its order (or so many pages' worth), then
+# among _FIRST_PAGE_WIDER times as many, up to _FIRST_PAGE_TRIES times, before the whole search runs.
+_FIRST_PAGE_MODELS, _FIRST_PAGE_PAGES, _FIRST_PAGE_WIDER, _FIRST_PAGE_TRIES = 10_000, 16, 16, 2
+_FIRST_PAGE_LARGEST = 10_000  # a larger max_results is no page: the whole search runs
 
 
 class StoreError(LmfilterError, ValueError):
@@ -243,16 +247,36 @@ class ModelStore:
         max_results: int | None = None,
     ) -> list[str]:
         """The ids of the models :meth:`select` returns, in its order (without reading the models)."""
-        statement = to_sql(
-            filter,
-            datasets=datasets,
-            order_by=order_by,
-            target=target,
-            dialect="duckdb",
-            experiment_ids=experiment_ids,
-            max_results=max_results,
-        )
+        arguments: dict[str, Any] = {
+            "datasets": datasets,
+            "order_by": order_by,
+            "target": target,
+            "dialect": "duckdb",
+            "experiment_ids": experiment_ids,
+            "max_results": max_results,
+        }
+        statement = to_sql(filter, **arguments)
+        if max_results is not None and 0 < max_results <= _FIRST_PAGE_LARGEST:
+            page = first_page(filter, **arguments)
+            found = None if page is None else self._first_page(page, max_results)
+            if found is not None:
+                return found
         return [row[0] for row in self._run(statement).fetchall()]
+
+    def _first_page(self, page: FirstPage, size: int) -> list[str] | None:
+        """A first page found among the first models by the search's leading order (see
+        :class:`~lmfilter.sql.compile.FirstPage`), widening twice; ``None`` when that does not fill it."""
+        cursor = self._live()
+        k = max(_FIRST_PAGE_MODELS, _FIRST_PAGE_PAGES * size)
+        for _ in range(_FIRST_PAGE_TRIES):
+            row = cursor.execute(page.threshold, [k - 1]).fetchone()
+            if row is None or row[0] is None:
+                return None  # fewer than k models (or keys): the whole search is as fast
+            found = [model[0] for model in cursor.execute(page.search, [row[0]]).fetchall()]
+            if len(found) >= size:
+                return found
+            k *= _FIRST_PAGE_WIDER
+        return None
 
     def select(
         self,

@@ -518,17 +518,21 @@ _UPSERT: Final = (
     *(
         f"INSERT INTO logged_model_{kind}s (model_id, experiment_id, {kind}_key, {kind}_value, ordinal) "
         f"SELECT model_id, experiment_id, i.key, i.value, ordinal FROM (SELECT model_id, experiment_id, "
-        f"unnest({kind}s) AS i, generate_subscripts({kind}s, 1) - 1 AS ordinal FROM {_STAGE})"
+        f"unnest({kind}s) AS i, generate_subscripts({kind}s, 1) - 1 AS ordinal FROM {_STAGE}) "
+        "ORDER BY i.key, model_id"
         for kind in ("param", "tag")
     ),
     f"INSERT INTO logged_model_metrics (model_id, experiment_id, ordinal, {_METRIC_COLUMNS}, "
     f"metric_value_name) SELECT model_id, experiment_id, ordinal, "
     f"{', '.join(f'i.{c}' for c in _METRIC_COLUMNS.split(', '))}, "
     f"i.metric_value_name FROM (SELECT model_id, experiment_id, unnest(metrics) AS i, "
-    f"generate_subscripts(metrics, 1) - 1 AS ordinal FROM {_STAGE})",
+    f"generate_subscripts(metrics, 1) - 1 AS ordinal FROM {_STAGE}) ORDER BY i.metric_name, model_id",
     f"INSERT INTO {_LOADED} SELECT model_id, rec FROM {_STAGE}",
 )
-"""Replace the tables' models of the staged ids with the staged models."""
+"""Replace the tables' models of the staged ids with the staged models. The rows of params, tags and metrics
+go in by key: a search reads the rows of one key, and DuckDB skips the blocks of rows (122,880 each) whose
+keys are all others, so a large import is several times faster to search. A model's rows are read back in
+their own order (by ``ordinal``)."""
 
 
 class _DuckDBRefusedError(Exception):
