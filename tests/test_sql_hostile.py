@@ -273,13 +273,62 @@ def test_a_nul_in_a_filter_or_a_dataset_runs_on_sqlite(mlflow_db: Path) -> None:
         assert db.ids(to_sql("name = 'a\x00'", dialect="sqlite")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="PostgreSQL text cannot hold a NUL, yet to_sql pastes one in")
+NUL_FILTERS = [
+    "name = 'a\x00'",
+    "tags.t != '\x00'",
+    "name LIKE '%\x00%'",
+    "name NOT LIKE 'a\x00%'",
+    "tags.t ILIKE '\x00'",
+    "params.`k\x00` = 'v'",
+    "params.`p` IN ('x', 'a\x00') OR tags.t NOT IN ('\x00')",
+    "metrics.`acc\x00` > 0 OR name = 'm1'",
+]
+
+
 def test_the_postgres_sql_of_a_nul_literal_holds_no_nul() -> None:
     """No PostgreSQL client sends a statement holding a NUL, and no PostgreSQL text holds one: a test against
     such a literal is known without the data (``=`` false, ``!=`` true, where the value is there)."""
-    for filter_ in ("name = 'a\x00'", "tags.t != '\x00'", "name LIKE '%\x00%'", "params.`k\x00` = 'v'"):
-        assert "\x00" not in to_sql(filter_, dialect="postgres"), filter_
+    for filter_ in NUL_FILTERS:
+        for backend in (False, True):
+            assert "\x00" not in to_sql(filter_, dialect="postgres", mlflow_backend=backend), filter_
     assert "\x00" not in to_sql(datasets=[{"dataset_name": "d\x00"}], dialect="postgres")
+    order_by = [{"field_name": "metrics.acc", "dataset_name": "e\x00"}]
+    assert "\x00" not in to_sql("metrics.acc > 0", order_by=order_by, dialect="postgres")
+
+
+def test_a_nul_literal_on_postgres_answers_what_select_answers(postgres: PostgresServer) -> None:
+    """The same searches run on PostgreSQL (models without a NUL: it holds none) answer what select does."""
+    cache = [model(i, name=f"m{i}", text=text) for i, text in enumerate(["a", "x", "", "k"])]
+    cases: list[Case] = [(f, {}) for f in NUL_FILTERS]
+    cases += [(None, {"datasets": [{"dataset_name": "d\x00"}]}), ("metrics.acc >= 0", {"datasets": []})]
+    assert_postgres_agrees(postgres, cache, cases)
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("v < 'ab\x00c'", "v <= 'ab'"),
+        ("v <= '\x00'", "v <= ''"),
+        ("v > 'b\x00'", "v > 'b'"),
+        ("v >= 'b\x00\x00'", "v > 'b'"),
+        ("v < 'plain'", "v < 'plain'"),
+    ],
+)
+def test_an_order_against_a_nul_literal_is_the_order_against_what_comes_before_it(
+    condition: str, expected: str
+) -> None:
+    """Texts without a NUL (all PostgreSQL holds) below ``P + NUL + ...`` are those at most ``P``: for the
+    orders of texts that an expression (not a filter's text) may hold."""
+    from lmfilter.sql.compile import _without_nul
+
+    rewritten = _without_nul(sqlglot.parse_one(condition, read="postgres"))
+    assert rewritten.sql("postgres") == expected
+    for value in ["", "a", "ab", "ab\x01", "abc", "b", "b\x01", "c"]:
+        literal = condition.split("'")[1]
+        bound = expected.split("'")[1]
+        ops = {"<": str.__lt__, "<=": str.__le__, ">": str.__gt__, ">=": str.__ge__}
+        before, after = condition.split()[1], expected.split()[1]
+        assert ops[before](value, literal) == ops[after](value, bound), (value, condition)
 
 
 @pytest.mark.xfail(strict=True, reason="SQLite's GLOB stops at a NUL in the value it matches")

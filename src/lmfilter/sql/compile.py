@@ -42,7 +42,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, TypeVar, cast, get_args
 
 from sqlglot import exp
 
@@ -340,6 +340,9 @@ class _Compiler:
         self, source: exp.Expr, joins: list[exp.Join], where: list[exp.Expr], limit: int | None
     ) -> exp.Select:
         """``SELECT m.model_id FROM source AS m LEFT JOIN ... WHERE ... ORDER BY ... LIMIT ...``"""
+        if self.dialect == "postgres":
+            joins = [_without_nul(join) for join in joins]
+            where = [_without_nul(condition) for condition in where]
         select = exp.select(exp.column("model_id", "m")).from_(exp.alias_(source, "m", table=True))
         for join in joins:
             select = select.join(join, join_type="left", copy=False)  # a copy per join is quadratic
@@ -395,6 +398,8 @@ class _Compiler:
         for i in used:
             found = found.join(self.join_of[i], join_type="left", copy=False)
         found = found.where(exp.and_(*base, *finding))
+        if self.dialect == "postgres":
+            found = _without_nul(found)
         # DuckDB would run c twice (once for the FROM, once for the metrics), PostgreSQL runs it once
         once = self.dialect == "duckdb"
         return select.with_(_FOUND, as_=found, materialized=once or None, copy=False)
@@ -611,6 +616,7 @@ _BY_TIME = (
 )
 
 
+_Tree = TypeVar("_Tree", bound=exp.Expr)
 _CHEAP = (Attr, SortAttr, Param, ParamNumber, Tag)  # slots a model's own row and two small tables give
 _FOUND, _CARRIED = "c", "v{}"  # the CTE of the narrowed statement, and the column carrying slot {}'s value
 
@@ -749,6 +755,42 @@ def _constant(value: exp.Expr, verdict: bool) -> exp.Expr:
     """A test whose verdict on any value that is there is known: unknown where the value is NULL."""
     unknown = exp.If(this=value.is_(exp.null()), true=exp.null())
     return exp.Case(ifs=[unknown], default=exp.Boolean(this=verdict))
+
+
+_LESS = (exp.LT, exp.LTE)
+
+
+def _without_nul(tree: _Tree) -> _Tree:
+    """``tree`` with no literal holding a NUL, for PostgreSQL, whose texts cannot hold one and whose clients
+    cannot send one: each test against such a literal becomes what it means for every text PostgreSQL holds
+    (none holds a NUL). ``=``, LIKE and ILIKE hold for none, ``!=`` for all, an IN list loses those members,
+    and an order is the one of the literal's part before its NUL (``P``): a text without a NUL is below
+    ``P + NUL + ...`` exactly when it is at most ``P``. A NULL value stays unknown."""
+
+    def rewritten(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.In):
+            members = [m for m in node.expressions if not _holds_nul(m)]
+            if len(members) == len(node.expressions):
+                return node
+            return node.this.isin(*members) if members else _constant(node.this, False)
+        if not _holds_nul(node.args.get("expression")):
+            return node
+        if isinstance(node, exp.EQ | exp.NEQ | exp.Like | exp.ILike):
+            return _constant(node.this, isinstance(node, exp.NEQ))
+        if isinstance(node, exp.LT | exp.LTE | exp.GT | exp.GTE):
+            before = exp.Literal.string(str(node.expression.this).partition("\0")[0])
+            kind = exp.LTE if isinstance(node, _LESS) else exp.GT
+            return kind(this=node.this, expression=before)
+        return node
+
+    clean = cast(_Tree, tree.transform(rewritten))
+    if any(_holds_nul(node) for node in clean.find_all(exp.Literal)):
+        raise AssertionError(f"a NUL left in PostgreSQL's SQL: {clean.sql()!r}")
+    return clean
+
+
+def _holds_nul(node: exp.Expr | None) -> bool:
+    return isinstance(node, exp.Literal) and node.is_string and "\0" in node.this
 
 
 def _never_equal(value: Scalar) -> bool:
