@@ -265,7 +265,8 @@ class ModelStore:
 
     def _first_page(self, page: FirstPage, size: int) -> list[str] | None:
         """A first page found among the first models by the search's leading order (see
-        :class:`~lmfilter.sql.compile.FirstPage`), widening twice; ``None`` when that does not fill it."""
+        :class:`~lmfilter.sql.compile.FirstPage`), _FIRST_PAGE_WIDER times wider at each try; ``None`` when
+        no try fills it."""
         cursor = self._live()
         k = max(_FIRST_PAGE_MODELS, _FIRST_PAGE_PAGES * size)
         for _ in range(_FIRST_PAGE_TRIES):
