@@ -327,7 +327,12 @@ def test_ctrl_c_exits_130_without_a_traceback() -> None:
         text=True,
     )
     try:
-        time.sleep(1.5)  # let it start and block on stdin
+        # Let it start and block on stdin (its start takes over a second, more on a busy machine): Linux
+        # names the kernel function a process waits in, a pipe read here.
+        waiting = Path(f"/proc/{process.pid}/wchan")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not waiting.read_text().endswith("pipe_read"):
+            time.sleep(0.05)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
     finally:

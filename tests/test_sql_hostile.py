@@ -196,7 +196,10 @@ def test_a_hostile_text_is_one_literal_in_every_dialect_wherever_it_goes(text: s
         sql = to_sql(filter_, dialect=dialect, datasets=datasets, order_by=order_by)
         tree = sqlglot.parse_one(sql, read=dialect)
         literals = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string}
-        assert {text, key} <= literals, (dialect, sql)
+        if dialect == "postgres" and "\x00" in text:  # no PostgreSQL text holds one: the tests are answered
+            assert not any("\x00" in literal for literal in literals), sql
+        else:
+            assert {text, key} <= literals, (dialect, sql)
         ctes = {cte.alias for cte in tree.find_all(exp.CTE)}  # defined in the statement itself
         assert {t.name for t in tree.find_all(exp.Table)} <= {*TABLES, *ctes}, (dialect, sql)
         assert len(list(tree.find_all(exp.Select))) >= 1
