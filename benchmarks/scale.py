@@ -184,12 +184,16 @@ def main() -> None:
 
 
 def limit(args: argparse.Namespace) -> str | None:
-    return None if args.memory_limit == "none" else args.memory_limit
+    return duckdb_limit(args.memory_limit)
 
 
 def search_limit(args: argparse.Namespace) -> str | None:
     """The searches': the model_id indexes a page is read by take about 1.6 GB of it at 10,000,000 models."""
-    return None if args.search_memory_limit == "none" else args.search_memory_limit
+    return duckdb_limit(args.search_memory_limit)
+
+
+def duckdb_limit(value: str) -> str | None:
+    return None if value == "none" else value
 
 
 def build(path: Path, args: argparse.Namespace, tmp: Path) -> Latencies | None:

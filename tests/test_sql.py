@@ -229,6 +229,24 @@ def test_a_first_page_takes_every_model_tied_at_the_threshold() -> None:
         assert compile_module.first_page(text, order_by=[{"field_name": "metrics.a"}], max_results=5) is None
 
 
+def test_a_first_page_by_hostile_names_is_the_first_of_what_select_answers() -> None:
+    """Names that are quotes, backslashes, a NUL, ``.``, ``..``, ``/``, emoji and blanks, as the threshold a
+    first page is bounded by (a parameter, never SQL text), in both orders."""
+    cache = _cache()
+    for i, name in enumerate([".", "..", "/", "a\x00b", "\x00"]):
+        cache.append(
+            {"info": {"model_id": f"n-{i}", "name": name}, "data": {"params": [{"key": "p", "value": ""}]}}
+        )
+    text = "params.p != 'never'"
+    with ModelStore() as store, small_first_pages():
+        store.add(cache)
+        for ascending in (True, False):
+            order_by = [{"field_name": "name", "ascending": ascending}]
+            for size in (1, 2, 5, len(cache)):
+                expected = [m.model_id for m in lmfilter.select(cache, text, order_by=order_by)][:size]
+                assert first_page_ids(store, text, size, order_by=order_by) == expected, (ascending, size)
+
+
 def test_a_filter_over_many_keys_is_one_pivot_per_table() -> None:
     text = " OR ".join(
         [*(f"params.p{i} = '{i}'" for i in range(40)), *(f"tags.t{i} IS NULL" for i in range(30))]

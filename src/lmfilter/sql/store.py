@@ -255,7 +255,7 @@ class ModelStore:
             "experiment_ids": experiment_ids,
             "max_results": max_results,
         }
-        statement = to_sql(filter, **arguments)
+        statement = to_sql(filter, **arguments)  # checks the arguments first
         if max_results is not None and 0 < max_results <= _FIRST_PAGE_LARGEST:
             page = first_page(filter, **arguments)
             found = None if page is None else self._first_page(page, max_results)
