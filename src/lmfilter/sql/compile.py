@@ -44,6 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, TypeVar, cast, get_args
 
+import sqlglot
 from sqlglot import exp
 
 from lmfilter import ast
@@ -473,7 +474,7 @@ class _Compiler:
     def _number(self, text: exp.Expr) -> exp.Expr:
         """A param's text as a number, where it is one (else NULL)."""
         trimmed = exp.Trim(this=text.copy(), expression=exp.Literal.string(_WHITESPACE))
-        number = exp.cast(trimmed, exp.DataType.build("double"))
+        number = _postgres_number(trimmed) if self.dialect == "postgres" else exp.cast(trimmed, "double")
         pattern = _JAVA_NUMERIC_TEXT if self.dialect in ("spark", "databricks") else NUMERIC_TEXT
         matches = exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(pattern))
         return exp.Case(ifs=[exp.If(this=matches, true=number)])
@@ -798,6 +799,60 @@ def _never_equal(value: Scalar) -> bool:
     if isinstance(value, float):
         return math.isnan(value)
     return isinstance(value, ModelStatus) and not value.known
+
+
+# PostgreSQL's CAST to double precision raises where a text is past a double's range (``1e400``, ``1e-400``),
+# and its numeric type refuses an exponent past 1000: the magnitude of a number that is not short and plain is
+# read from its text first. Such a number is 0.S x 10^M, S its significant digits (n.s). It is infinite from
+# 2^1024 - 2^970 on (half way past the largest double) and zero up to 2^-1075 (half the least), both ties
+# rounding to even as Python's float reads them; any other is cast as it is (strtod rounds it exactly).
+_PG_NUMBER = r"""
+CASE
+  WHEN {t} ~ '^[+-]?[0-9]{1,15}(\.[0-9]{0,250})?$' THEN CAST({t} AS DOUBLE PRECISION)
+  ELSE (
+    SELECT CASE
+      WHEN n.s = '' THEN CAST(0 AS DOUBLE PRECISION)
+      WHEN n.m > 309 OR (n.m = 309 AND n.s >= '{overflow}')
+        THEN CAST(CASE WHEN n.t LIKE '-%' THEN '-Infinity' ELSE 'Infinity' END AS DOUBLE PRECISION)
+      WHEN n.m < -323 OR (n.m = -323 AND n.s <= '{underflow}') THEN CAST(0 AS DOUBLE PRECISION)
+      ELSE CAST(n.t AS DOUBLE PRECISION)
+    END
+    FROM (
+      SELECT
+        p.t,
+        BTRIM(p.d, '0') COLLATE "C" AS s,
+        LENGTH(p.i) - (LENGTH(p.d) - LENGTH(LTRIM(p.d, '0')))
+          + CAST(COALESCE(NULLIF(p.e, ''), '0') AS NUMERIC) AS m
+      FROM (
+        SELECT q.t, SPLIT_PART(q.f, '.', 1) AS i, REPLACE(q.f, '.', '') AS d, q.e
+        FROM (
+          SELECT {t} AS t, SPLIT_PART(LOWER(LTRIM({t}, '+-')), 'e', 1) AS f,
+            SPLIT_PART(LOWER({t}), 'e', 2) AS e
+        ) AS q
+      ) AS p
+    ) AS n
+  )
+END
+"""
+
+
+@functools.cache
+def _postgres_number_template() -> exp.Expr:
+    text = _PG_NUMBER.replace("{overflow}", str(2**1024 - 2**970).rstrip("0"))
+    text = text.replace("{underflow}", str(5**1075)).replace("{t}", "lmfilter_text.t")
+    return sqlglot.parse_one(text, read="postgres")
+
+
+def _postgres_number(trimmed: exp.Expr) -> exp.Expr:
+    """A numeric text (trimmed, matching NUMERIC_TEXT) as a double on PostgreSQL, read as Python reads it
+    (``float``): ``1e400`` is infinity, ``1e-400`` zero."""
+
+    def put(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and node.table == "lmfilter_text":
+            return trimmed.copy()
+        return node
+
+    return _postgres_number_template().copy().transform(put)
 
 
 def _by_code_point(value: exp.Expr, slot: Slot | None) -> exp.Expr:
