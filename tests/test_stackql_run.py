@@ -924,6 +924,24 @@ def test_cli_shows_what_is_wrong_with_its_place_and_sends_nothing(cli: Cli, tmp_
     assert "nothing was sent" in err
 
 
+def test_cli_names_each_variable_with_no_value_once_with_the_fix(cli: Cli) -> None:
+    """Each use of a variable with no value is an LMF507 at its place; one last line names them all, in
+    order of first use, as the options that give them (a variable given is not named)."""
+    two = example("get") + example("delete")
+    status, _, err = cli("stackql", "--var=deployment_name=acme", "--server", "http://127.0.0.1:9", stdin=two)
+    assert status == 1
+    assert err.count("LMF507") == 2
+    assert err.rstrip().splitlines()[-1] == (
+        "lmfilter stackql: give the template variables their values: --var model_id=VALUE"
+    )
+    status, _, err = cli("stackql", "--server", "http://127.0.0.1:9", stdin=two)
+    assert err.rstrip().endswith(": --var model_id=VALUE --var deployment_name=VALUE")
+    broken = example("get") + "SELECT"
+    status, _, err = cli("stackql", "--var=model_id=m", "--var=deployment_name=acme", stdin=broken)
+    assert status == 1
+    assert "give the template variables" not in err
+
+
 def test_cli_reports_an_unreadable_file(cli: Cli, tmp_path: Path) -> None:
     missing = tmp_path / "missing.iql"
     status, _, err = cli("stackql", str(missing), "--server", "http://127.0.0.1:9")

@@ -1481,7 +1481,8 @@ def _run_stackql(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (OSError, UnicodeDecodeError) as error:
         err.write(f"lmfilter stackql: cannot read {_line(where)}: {_line(str(error))}\n")
         return EXIT_ERRORS
-    unused = [name for name in variables if name not in stackql_run.variables_used(text)]
+    used = stackql_run.variables_used(text)
+    unused = [name for name in variables if name not in used]
     if unused:
         err.write(
             f"lmfilter stackql: warning: --var {_line(', '.join(unused))}: not used by {_line(where)}\n"
@@ -1508,6 +1509,10 @@ def _run_stackql(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(
             f"lmfilter stackql: {plural(len(error.errors), 'error')} in {_line(where)}: nothing was sent\n"
         )
+        missing = [name for name in used if name not in variables]
+        if missing:  # one line for what each LMF507 above says, with the fix
+            given = " ".join(f"--var {name}=VALUE" for name in missing)  # names are identifiers
+            err.write(f"lmfilter stackql: give the template variables their values: {given}\n")
         return EXIT_ERRORS
     except (_OptionError, LoggedModelsError, ValueError) as error:
         err.write(f"lmfilter stackql: {_line(str(error))}\n")
