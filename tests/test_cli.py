@@ -311,7 +311,9 @@ def test_version_is_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_ctrl_c_exits_130_without_a_traceback() -> None:
-    """A real SIGINT to the installed command while it waits for models on stdin."""
+    """A real SIGINT to the installed command while it waits for models on stdin. It starts with SIGINT's
+    default action, as a terminal gives it: a shell that runs the suite in the background (``nohup … &``)
+    hands its children SIGINT ignored, and Python then installs no KeyboardInterrupt handler."""
     import signal
     import subprocess
     import sys
@@ -319,8 +321,13 @@ def test_ctrl_c_exits_130_without_a_traceback() -> None:
     from pathlib import Path
 
     command = Path(sys.executable).parent / "lmfilter"
+    # SIGINT's default action (kept across exec), then the command itself, in this very process
+    as_a_terminal = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
     process = subprocess.Popen(
-        [str(command), "eval", "name = 'a'", "--models", "-"],
+        [sys.executable, "-c", as_a_terminal, str(command), "eval", "name = 'a'", "--models", "-"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
