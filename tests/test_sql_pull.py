@@ -609,6 +609,39 @@ def test_the_command_prints_a_summary_and_is_quiet_off_a_terminal(
         assert "boom" in err
 
 
+def test_credentials_in_the_server_url_reach_neither_the_store_nor_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The user and password of ``--server http://user:password@host`` are sent as Basic auth, never
+    written: not in the store's table of pulls (which names the server), not in the summary, and not in an
+    error from a server that echoes back what it was sent (the password, the ``Authorization`` header)."""
+    path = tmp_path / "s.duckdb"
+    with Mlflowish(listed(7)) as server:
+        url = server.url.replace("http://", "http://lmf-user:s3cret-pw@", 1)
+        argv = ["pull", "--server", url, "--experiment-id", "1", "--into", str(path)]
+        assert main([*argv, "--page-size", "3"]) == 0
+        printed = "".join(capsys.readouterr())
+        heard = [seen.headers.get("authorization", "") for seen in server.server.requests]
+
+        def echo(number: int, body: dict[str, Any]) -> Reply:
+            said = f"denied lmf-user:s3cret-pw ({server.server.requests[-1].headers.get('authorization')})"
+            return Reply.json({"error_code": "PERMISSION_DENIED", "message": said}, 403)
+
+        server.fault = echo
+        assert main([*argv, "--full"]) == 1
+        printed += "".join(capsys.readouterr())
+    assert heard  # the credentials were sent, as Basic auth, on every request
+    assert all(h == heard[0] and h.startswith("Basic ") for h in heard)
+    assert "7 added" in printed
+    assert "stopped at page 1" in printed
+    for secret in ("s3cret-pw", heard[0].split()[1]):
+        assert secret not in printed
+        for written in tmp_path.iterdir():
+            assert secret.encode() not in written.read_bytes(), written.name
+    with ModelStore(path, read_only=True) as store:
+        assert store._live().execute(f"SELECT DISTINCT server FROM {PULLS}").fetchall() == [(server.url,)]
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
