@@ -16,7 +16,8 @@ Printed:
 1. **Import**: models per second per chunk (every few chunks), this process's resident set after each, and at
    the end the peak resident set of the whole run (``ru_maxrss``: the generation of the JSON included) against
    the target of 4 GB, and the store's size on disk.
-2. **Search**: the cases of 2 to 4 conditions of filter_speed.CASES (with datasets and order_by), each run
+2. **Search**: the cases of 2 to 4 conditions of filter_speed.CASES (with datasets and order_by), and a
+   selective filter of 2 conditions (outside the p50 of all cases), each run
    ``R`` times by ``.select(max_results=100)`` (the first page of models, as a user asks for it) and by
    ``.count`` (all matches), on the store reopened read-only. p50 and p95 in ms; the *baseline* is the same
    searches on the same store when it held K models (same run, same process), and the ratio shows how the
@@ -49,8 +50,14 @@ TARGET = "mlflow-3.18"
 MB = 1e6
 RSS_TARGET_MB = 4000
 P50_TARGET_S = 2.0
-# filter_speed's cases of 2 to 4 conditions (the issue's), those with datasets or order_by among them
-SEARCHES = [case for case in CASES if case[0].split()[0] in ("2", "3", "4")]
+# filter_speed's cases of 2 to 4 conditions (the issue's), those with datasets or order_by among them; then
+# a selective one (1 model in 3,000), whose first page the first 10,000 models by creation time cannot fill,
+# shown but left out of the p50 of all cases the target is about
+SELECTIVE = "2 selective conditions"
+SEARCHES = [
+    *(case for case in CASES if case[0].split()[0] in ("2", "3", "4")),
+    (SELECTIVE, "params.alpha = '0.123' AND tags.team = 'search'", None, None),
+]
 
 
 def rss_mb() -> float:
@@ -120,7 +127,8 @@ def report(at: Latencies, n: int, baseline: Latencies | None, k: int) -> None:
     every: list[float] = []
     for label, (pages, counts, matches) in at.items():
         page50, page95 = quantiles(pages)
-        every += pages
+        if label != SELECTIVE:
+            every += pages
         cells = [label, f"{matches:,}", ms(page50), ms(page95), ms(quantiles(counts)[0])]
         if baseline is not None:
             base50 = quantiles(baseline[label][0])[0]
@@ -131,7 +139,7 @@ def report(at: Latencies, n: int, baseline: Latencies | None, k: int) -> None:
     p50 = quantiles(every)[0]
     verdict = "n/a below 10,000,000" if n < 10_000_000 else "met" if p50 <= P50_TARGET_S else "MISSED"
     target = f"target at 10,000,000: <= {P50_TARGET_S * 1000:,.0f} ms"
-    print(f"all cases: page p50 {ms(p50)} ms ({target}: {verdict})")
+    print(f"all cases but the selective one: page p50 {ms(p50)} ms ({target}: {verdict})")
 
 
 def ms(seconds: float) -> str:

@@ -229,6 +229,49 @@ def test_a_first_page_takes_every_model_tied_at_the_threshold() -> None:
         assert compile_module.first_page(text, order_by=[{"field_name": "metrics.a"}], max_results=5) is None
 
 
+class _Counting:
+    """A connection whose runs of one statement are counted."""
+
+    def __init__(self, con: Any, statement: str) -> None:
+        self.con, self.statement, self.runs = con, statement, 0
+
+    def execute(self, sql: str, parameters: Any = None) -> Any:
+        self.runs += sql == self.statement
+        return self.con.execute(sql, parameters)
+
+
+def test_a_try_that_finds_too_few_for_a_wider_one_goes_to_the_whole_search() -> None:
+    """Pages of 6 among the newest 6, then 18 models (small_first_pages, 3 times wider): when only the 2
+    oldest of 30 models match, the first try finds none, and no wider try runs (it would read the tables
+    again for nothing); when every third model matches, the first try finds 2, a third of a page, which
+    at that rate fills the wider try: it runs, and fills the page."""
+    cache = [
+        {
+            "info": {"model_id": f"m-{i:02d}", "creation_timestamp_ms": i},
+            "data": {"params": [{"key": "p", "value": v}]},
+        }
+        for i, v in enumerate(["1", "1", *("0" * 28)])
+    ]
+    every_third = [
+        {**m, "data": {"params": [{"key": "q", "value": str(int(i % 3 == 0))}]}} for i, m in enumerate(cache)
+    ]
+    for cached, text, tries, filled in (
+        (cache, "params.p = '1'", 1, False),
+        (every_third, "params.q = '1'", 2, True),
+    ):
+        with ModelStore() as store, small_first_pages():
+            store.add(cached)
+            page = compile_module.first_page(text, max_results=6)
+            assert page is not None
+            counting = _Counting(store._live(), page.search)
+            with mock.patch.object(store, "_live", return_value=counting):
+                found = store._first_page(page, 6)
+            assert counting.runs == tries, text
+            expected = [m.model_id for m in lmfilter.select(cached, text, max_results=6)]
+            assert found == (expected if filled else None), text
+            assert store.ids(text, max_results=6) == expected
+
+
 def test_a_first_page_by_hostile_names_is_the_first_of_what_select_answers() -> None:
     """Names that are quotes, backslashes, a NUL, ``.``, ``..``, ``/``, emoji and blanks, as the threshold a
     first page is bounded by (a parameter, never SQL text), in both orders."""

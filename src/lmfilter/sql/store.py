@@ -60,7 +60,8 @@ __all__ = ["ModelStore", "StoreError"]
 _OPEN: set[tuple[str, object]] = set()  # the store files this process has open
 _OPEN_LOCK = threading.Lock()
 # A first page is looked for among the first so many models by its order (or so many pages' worth), then
-# among _FIRST_PAGE_WIDER times as many, up to _FIRST_PAGE_TRIES times, before the whole search runs.
+# among _FIRST_PAGE_WIDER times as many, up to _FIRST_PAGE_TRIES times, before the whole search runs; a
+# try that finds under 1/_FIRST_PAGE_WIDER of a page goes to the whole search at once.
 _FIRST_PAGE_MODELS, _FIRST_PAGE_PAGES, _FIRST_PAGE_WIDER, _FIRST_PAGE_TRIES = 10_000, 16, 16, 2
 _FIRST_PAGE_LARGEST = 10_000  # a larger max_results is no page: the whole search runs
 
@@ -266,7 +267,9 @@ class ModelStore:
     def _first_page(self, page: FirstPage, size: int) -> list[str] | None:
         """A first page found among the first models by the search's leading order (see
         :class:`~lmfilter.sql.compile.FirstPage`), _FIRST_PAGE_WIDER times wider at each try; ``None`` when
-        no try fills it."""
+        no try fills it, or when a try finds so few that a wider one would not fill it at the same rate:
+        a try reads whole tables of params, tags and metrics as the whole search does, so a try that fails
+        costs about as much as the whole search."""
         cursor = self._live()
         k = max(_FIRST_PAGE_MODELS, _FIRST_PAGE_PAGES * size)
         for _ in range(_FIRST_PAGE_TRIES):
@@ -276,6 +279,8 @@ class ModelStore:
             found = [model[0] for model in cursor.execute(page.search, [row[0]]).fetchall()]
             if len(found) >= size:
                 return found
+            if len(found) * _FIRST_PAGE_WIDER < size:
+                return None  # a selective filter: the whole search, without a try that would fail too
             k *= _FIRST_PAGE_WIDER
         return None
 
