@@ -471,6 +471,7 @@ def test_a_target_that_is_not_mlflows(db_path: Path, target: str) -> None:
         ("postgresql://me:s3cr3t-pw@db/mlflow?nosuchoption=1", "libpq's connection keywords"),
         ("postgresql+psycopg2://me:s3cr3t-pw@db/mlflow?user=again", "twice"),
         ("postgres://me:s3cr3t-pw@db/ml%00flow", "NUL"),
+        ("postgresql://me:s3cr3t@pw-s3cr3t@db:5432/mlflow", "%40"),  # the part after the '@' is no host
         ("mysql://me:s3cr3t-pw@db/mlflow", "MySQL"),
         ("mssql+pyodbc://me:s3cr3t-pw@db/mlflow", "SQL Server"),
         ("oracle://me:s3cr3t-pw@db/mlflow", "oracle://"),

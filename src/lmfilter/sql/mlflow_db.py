@@ -329,6 +329,12 @@ def _postgres(parts: re.Match[str], db: str) -> _Location:
         if parts[group]:
             keywords[name] = unquote(parts[group])
     host = parts["host"] or ""
+    if "@" in host:  # SQLAlchemy ends the password at the first '@': the rest would be sent as the host
+        raise DatabaseUrlError(
+            db,
+            f"database {db}: an '@' after the user's '@': a password holding '@' is written %40 "
+            "(postgresql://user:p%40ss@host/db)",
+        )
     if host.startswith("["):  # an IPv6 address
         host = host[1:-1]
     if host:
