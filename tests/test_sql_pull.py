@@ -642,6 +642,52 @@ def test_credentials_in_the_server_url_reach_neither_the_store_nor_the_output(
         assert store._live().execute(f"SELECT DISTINCT server FROM {PULLS}").fetchall() == [(server.url,)]
 
 
+def test_ctrl_c_inside_a_duckdb_statement_is_an_interruption_and_the_next_pull_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's client ends a statement that Ctrl-C comes into with ``RuntimeError('Query interrupted')``
+    (it takes the KeyboardInterrupt): a pull raises KeyboardInterrupt for it, the command says
+    "interrupted" and exits 130 as for any Ctrl-C, and the pages written before stay for the next pull.
+    Any other RuntimeError is no interruption."""
+    path = tmp_path / "s.duckdb"
+    loaded = tables.load_models
+    pages = 0
+
+    def interrupted_on_page_2(*args: Any, **kwargs: Any) -> Any:
+        nonlocal pages
+        pages += 1
+        if pages == 2:
+            raise RuntimeError("Query interrupted")
+        return loaded(*args, **kwargs)
+
+    monkeypatch.setattr(tables, "load_models", interrupted_on_page_2)
+    with Mlflowish(listed(7)) as server:
+        argv = ["pull", f"--server={server.url}", "--experiment-id=1", f"--into={path}", "--page-size=3"]
+        assert main(argv) == 130
+        assert capsys.readouterr().err == "lmfilter: interrupted\n"
+        with ModelStore(path) as store:
+            assert len(store) == 3  # page 1
+            pages = 0
+            with pytest.raises(KeyboardInterrupt):
+                store.pull(client_of(server), "1", page_size=3)
+            monkeypatch.setattr(tables, "load_models", loaded)
+            store.pull(client_of(server), "1", page_size=3)
+            assert sorted(store.ids()) == [f"m-{i:03}" for i in range(7)]
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("Query interrupted")
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("no")
+
+    monkeypatch.setattr(ModelStore, "ids", interrupted)  # any command: a search Ctrl-C ends inside DuckDB
+    assert main(["eval", "name = 'a'", "--models", str(path), "--engine", "duckdb"]) == 130
+    assert capsys.readouterr().err == "lmfilter: interrupted\n"
+    monkeypatch.setattr(tables, "load_models", failing)
+    with Mlflowish(listed(2)) as server, ModelStore() as store, pytest.raises(RuntimeError, match="no"):
+        store.pull(client_of(server), "1")
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

@@ -63,7 +63,7 @@ from lmfilter.diagnostics import (
     text_width,
 )
 from lmfilter.documents import Found, Run, filters_in, kind_of, split_lines
-from lmfilter.errors import LmfilterError
+from lmfilter.errors import LmfilterError, is_interruption
 from lmfilter.evaluate import RowFilter, compile_query, latest_row, latest_row_by_time
 from lmfilter.model_files import ModelFile, json_value, starts_as_duckdb
 from lmfilter.planner import plan as make_plan
@@ -98,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.run(args, sys.stdout, sys.stderr)
     except BrokenPipeError:  # e.g. piped into `head`
         return EXIT_OK
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as error:
+        if not is_interruption(error):  # a RuntimeError of DuckDB's own when Ctrl-C comes mid-query
+            raise
         sys.stderr.write("lmfilter: interrupted\n")
         return EXIT_INTERRUPTED
     return result

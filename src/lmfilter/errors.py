@@ -57,6 +57,20 @@ _KINDS: Mapping[type, str] = {
 }
 
 
+def is_interruption(error: BaseException) -> bool:
+    """Whether ``error`` is a Ctrl-C: a ``KeyboardInterrupt``, or the ``RuntimeError('Query interrupted')``
+    DuckDB's Python client ends a query with when Ctrl-C comes during it (it takes the KeyboardInterrupt).
+
+    >>> is_interruption(KeyboardInterrupt()), is_interruption(RuntimeError("Query interrupted"))
+    (True, True)
+    >>> is_interruption(RuntimeError("something else"))
+    False
+    """
+    return isinstance(error, KeyboardInterrupt) or (
+        type(error) is RuntimeError and str(error) == "Query interrupted"
+    )
+
+
 def kind_of(value: object) -> str:
     """What a value is, in the words of JSON (``"a string"``, ``"an object"``, ``"null"``, ...).
 

@@ -57,7 +57,7 @@ from sqlglot import exp
 from lmfilter import ast
 from lmfilter.client import Client, LoggedModelsError
 from lmfilter.diagnostics import plural
-from lmfilter.errors import LmfilterError
+from lmfilter.errors import LmfilterError, is_interruption
 from lmfilter.planner import plan
 from lmfilter.records import RecordError
 from lmfilter.requests import RequestError, experiment_ids_of
@@ -202,6 +202,10 @@ def pull(
             raise PullError(run.stopped(error), run.report()) from error
         except (duckdb.Error, OSError) as error:  # a full disk, a store file gone bad
             raise PullError(run.stopped(f"cannot write the store: {error}"), run.report()) from error
+        except RuntimeError as error:
+            if is_interruption(error):  # Ctrl-C during a DuckDB statement: what was written stays
+                raise KeyboardInterrupt from error
+            raise
         finally:
             run.close()
         return run.report()
@@ -310,7 +314,7 @@ class _Run:
 
     def close(self) -> None:
         if len(self.opened) == 2:
-            with contextlib.suppress(duckdb.Error):
+            with contextlib.suppress(duckdb.Error, RuntimeError):  # a Ctrl-C here too: the closes follow
                 self.stage.execute(f"USE {self.home}")
                 self.stage.execute(f"DETACH DATABASE IF EXISTS {_PAGE_DB}")
         for con in self.opened:
