@@ -371,9 +371,11 @@ def test_a_server_that_cannot_be_reached_stops_the_pull_and_leaves_the_store_rea
     with ModelStore() as store:
         with (
             Client(nowhere, retry=RetryPolicy(deadline=0.5)) as client,
-            pytest.raises(PullError, match="no answer"),
+            pytest.raises(PullError, match="no answer") as caught,
         ):
             store.pull(client, "1")
+        # asked for its version before any page: no experiment or page 0 in the message
+        assert str(caught.value).startswith("the pull stopped before its first page (nothing written): ")
         with Mlflowish(listed(3)) as server, client_of(server) as client:
             assert store.pull(client, "1").added == 3
 

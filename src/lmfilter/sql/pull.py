@@ -331,6 +331,8 @@ class _Run:
 
     def stopped(self, error: BaseException | str) -> str:
         experiment, page, _ = self.where
+        if not page:  # before any experiment: asking the server what it is
+            return f"the pull stopped before its first page (nothing written): {error}; run it again"
         kept = f"{plural(page - 1, 'page')} of it" if page > 1 else "nothing of it"
         return (
             f"the pull of experiment {experiment} stopped at page {page} ({kept} written, the pages of "
