@@ -1118,6 +1118,8 @@ def test_percent_encoded_credentials_are_decoded_once() -> None:
         (f"http://user:se#{SECRET}@127.0.0.1:9", "not a server URL|no query or fragment"),
         (f"ftp://user:p@{SECRET}@h", "not a server URL"),
         (f"http://127.0.0.1:9/?token={SECRET}", "no query or fragment"),
+        (f"http://user:{SECRET}@127.0.0.1:99999", "a port is from 1 to 65535"),  # refused, not retried
+        ("http://127.0.0.1:0", "a port is from 1 to 65535"),
     ],
 )
 def test_bad_server_urls_are_refused_without_their_password(url: str, message: str) -> None:

@@ -236,6 +236,8 @@ def _server_url(text: str) -> tuple[str, tuple[str, str] | None]:
         raise ValueError(f"not a server URL: {shown!r} (expected http://HOST[:PORT] or https://...)")
     if url.query or url.fragment:
         raise ValueError(f"a server URL has no query or fragment: {shown!r}")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError(f"not a server URL: {shown!r} (a port is from 1 to 65535)")
     credentials = (url.username, url.password) if url.userinfo else None
     return str(url.copy_with(userinfo=b"")).rstrip("/"), credentials
 
